@@ -8,8 +8,8 @@ import { osIdPattern } from './schema.js';
  * characters) is refused before any file is looked at.
  */
 export function parseBuildId(value: unknown): { type: string; name: string } {
-  if (typeof value !== 'string' || value === '') throw new BadRequestError('missing build: expected build=<type>/<build>, e.g. build=virtual/aws');
-  const parts = value.split('/');
+  if (value === undefined || value === '') throw new BadRequestError('missing build: expected build=<type>/<build>, e.g. build=virtual/aws');
+  const parts = typeof value === 'string' ? value.split('/') : [];
   if (parts.length !== 2 || !parts.every((part) => namePattern.test(part))) {
     throw new BadRequestError(`malformed build '${printable(value)}': expected <type>/<build> using only A-Z a-z 0-9 . _ - (no leading dot)`);
   }

@@ -40,21 +40,27 @@ export class TemplateEngine {
     return env;
   }
 
-  /** Nunjucks nests "(path) [Line n, Column c]" per include; the innermost one is where it broke. */
+  /**
+   * Nunjucks nests "(path) [Line n, Column c]" once per include level; the
+   * innermost (last) one is where it broke. Errors thrown by filters carry no
+   * line, so it is found from the filter call in the template source.
+   */
   private describe(error: unknown): TemplateError {
     const message = error instanceof Error ? error.message : String(error);
-    const located = [...message.matchAll(/\(([^()\n]+)\) \[Line (\d+), Column (\d+)\]\s*\n\s*([\s\S]*)$/g)].pop();
-    if (!located) {
-      const notFound = /template not found: (\S+)/.exec(message);
-      if (notFound) return new TemplateError(`views/${notFound[1]}`, 0, 'template not found');
-      const file = /\(([^()\n]+\.njk)\)/.exec(message)?.[1];
-      return new TemplateError(file ? this.relative(file) : 'views', 0, lastLine(message));
+    const notFound = /template not found: (\S+)/.exec(message);
+    if (notFound) return new TemplateError(`views/${notFound[1]}`, 0, 'template not found');
+    const markers = [...message.matchAll(/\(([^()\n]+\.njk)\)(?: \[Line (\d+), Column (\d+)\])?/g)];
+    const last = markers.pop();
+    if (!last) return new TemplateError('views', 0, cleanReason(message));
+    const file = last[1]!;
+    const reason = cleanReason(message.slice(last.index! + last[0].length));
+    if (last[2] !== undefined) {
+      const line = Number(last[2]);
+      const detail = reason === 'attempted to output null or undefined value' ? `${expressionAt(file, line, Number(last[3])) ?? 'a value'} is undefined` : reason;
+      return new TemplateError(this.relative(file), line, detail);
     }
-    const [, file, line, column, reason] = located as unknown as [string, string, string, string, string];
-    const text = reason.trim().replace(/^Error: /, '');
-    const lineNumber = Number(line);
-    const detail = text === 'attempted to output null or undefined value' ? `${expressionAt(file, lineNumber, Number(column)) ?? 'a value'} is undefined` : text;
-    return new TemplateError(this.relative(file), lineNumber, detail);
+    const filterCall = requiredFilterCall(reason);
+    return new TemplateError(this.relative(file), filterCall ? lineContaining(file, filterCall) : 0, reason);
   }
 
   private relative(file: string): string {
@@ -87,6 +93,20 @@ function expressionAt(file: string, line: number, column: number): string | unde
   return found;
 }
 
-function lastLine(message: string): string {
-  return message.trim().split('\n').pop()!.trim().replace(/^Error: /, '');
+function cleanReason(text: string): string {
+  return text.replace(/Template render error:/g, '').trim().replace(/^Error: /, '').trim();
+}
+
+/** `ipaddr is empty; ...` (from the `required` filter) -> a pattern of the call naming ipaddr. */
+function requiredFilterCall(reason: string): RegExp | undefined {
+  const name = /^(\S+) is empty;/.exec(reason)?.[1];
+  return name ? new RegExp(`required\\(\\s*["']${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']`) : undefined;
+}
+
+function lineContaining(file: string, pattern: RegExp): number {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').findIndex((line) => pattern.test(line)) + 1;
+  } catch {
+    return 0;
+  }
 }
