@@ -60,7 +60,8 @@ export const buildVarsSchema = z
       })
       .transform((value) => (Array.isArray(value) ? value.join(',') : value.replace(/\s+/g, ''))),
     os: z.string().regex(osIdPattern, 'expected <Name>-<version>, e.g. CentOS-7.6.1810'),
-    mac: z.union([mac, z.array(mac).nonempty()]).transform((value) => (Array.isArray(value) ? value : [value])),
+    /** One MAC or a list; always a list after parsing. */
+    mac: z.preprocess((value) => (Array.isArray(value) ? value : [value]), z.array(mac).nonempty('expected at least one MAC address')),
     uuid: z.string().regex(uuidPattern, 'expected a UUID such as 4c4c4544-0042-3510-8052-b7c04f4b4d31').transform((value) => value.toLowerCase()),
     install: z.enum(['once', 'always', 'never']),
     loader: z.enum(['ipxe', 'pxelinux', 'grub']),

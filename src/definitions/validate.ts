@@ -20,7 +20,7 @@ export function validateDefinition(file: string, kind: DefinitionKind, source: P
   const parsed = buildVarsSchema.safeParse(source.values);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const key = issue.path.map(String).join('.');
+      const key = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('').slice(1);
       problems.push({ file, line: lineOf(String(issue.path[0] ?? '')), severity: 'error', message: `${key}: ${issue.message}` });
     }
   }

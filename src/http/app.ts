@@ -42,6 +42,15 @@ export function createApp({ root, store, engine, log }: AppDependencies): expres
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
+  app.get('/api/status', (_req, res) => {
+    const snapshot = store.current;
+    res.json({
+      generation: snapshot.generation,
+      loadedAt: snapshot.loadedAt.toISOString(),
+      definitionFiles: snapshot.files.size,
+      problems: snapshot.problems().map(({ file, line, message }) => ({ file, line, message })),
+    });
+  });
   const kickstart = kickstartHandler(store, engine);
   app.get(['/ks', '/ks.php'], kickstart);
   app.use(staticFiles(path.join(root, 'http')));

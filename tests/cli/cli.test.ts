@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, test } from 'node:test';
+import { copySite, parity, repoRoot } from '../helpers/site.js';
+
+// The built CLI, as `npx kickstand` runs it (`npm test` builds dist/ first).
+const cli = path.join(repoRoot, 'dist', 'cli.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: repoRoot, encoding: 'utf8' });
+const sites: { remove(): void }[] = [];
+after(() => sites.forEach((site) => site.remove()));
+
+test('render prints the kickstart and exits 0', () => {
+  const result = run('render', 'virtual/aws', '--os', 'CentOS-7.6.1810');
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, parity('virtual-aws'));
+  const metal = run('render', 'metal/web01', '--os', 'CentOS-7.6.1810', '--base-url', 'http://ks.example.com');
+  assert.equal(metal.stdout, parity('metal-web01'));
+});
+
+test('render exits 1 for an unknown strict build and 2 for a malformed one', () => {
+  const unknown = run('render', 'metal/nosuch');
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /^kickstand: unknown build 'metal\/nosuch'/);
+  const malformed = run('render', '../../etc');
+  assert.equal(malformed.status, 2);
+  assert.match(malformed.stderr, /^kickstand: malformed build/);
+  assert.equal(run('render').status, 2, 'missing argument is a usage error');
+});
+
+test('validate passes on the shipped examples', () => {
+  const result = run('validate');
+  assert.equal(result.status, 0, result.stdout);
+  assert.match(result.stdout, /0 problems\n$/);
+});
+
+test('validate prints file:line for each broken file and exits 1', () => {
+  const site = copySite();
+  sites.push(site);
+  site.write('builds/virtual/azure.yaml', 'swap: 0\nlvm: [0\n');
+  site.write('builds/virtual/gcp.yaml', 'swap: 0\nbootsize: big\n');
+  site.write('builds/virtual/openstack.yaml', 'swap: 0\nswpasize: 1\n');
+  site.write('builds/virtual/odd.yaml', 'hardware: blade\n');
+  const result = run('validate', '--root', site.root);
+  assert.equal(result.status, 1);
+  assert.match(result.stdout, /^builds\/virtual\/azure\.yaml:\d+: /m);
+  assert.match(result.stdout, /^builds\/virtual\/gcp\.yaml:2: bootsize: expected a whole number of MiB$/m);
+  assert.match(result.stdout, /^builds\/virtual\/openstack\.yaml:2: unknown key 'swpasize': did you mean 'swapsize'\?/m);
+  assert.match(result.stdout, /^views\/includes\/bootline\/blade\.njk: template not found \(rendering virtual\/odd for CentOS-7\.6\.1810\)$/m);
+});
+
+test('explain shows lvm set by builds/virtual/docker.yaml with its line, and --json', () => {
+  const result = run('explain', 'virtual/docker', '--os', 'CentOS-7.6.1810');
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^lvm\s+false\s+builds\/virtual\/docker\.yaml:3$/m);
+  assert.match(result.stdout, /^packer_site\.root_pass\s+"<redacted>"\s+builds\/packer\/site\.json:10$/m);
+  assert.doesNotMatch(result.stdout, /"password"/);
+  const json = JSON.parse(run('explain', 'virtual/docker', '--os', 'CentOS-7.6.1810', '--json').stdout) as { variables: { key: string; source: string }[] };
+  assert.equal(json.variables.find((row) => row.key === 'lvm')?.source, 'builds/virtual/docker.yaml:3');
+});
+
+test('npm start -- --http-port N serves kickstarts to curl, and the log never holds the root password', async () => {
+  const site = copySite();
+  sites.push(site);
+  const secret = 'Zq7-unique-root-secret';
+  site.write('builds/packer/site.json', JSON.stringify({ lang: 'en_US.UTF-8', keyboard: 'us', timezone: 'UTC', root_pass: secret, root_salt: 'salt' }));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = spawn('npm', ['start', '--', '--http-port', String(port), '--host', '127.0.0.1', '--root', site.root], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let log = '';
+  server.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    await waitFor(() => log.includes('HTTP listening'), 15_000);
+    const curl = promisify(execFile);
+    const { stdout } = await curl('curl', ['-sS', '--fail', `http://127.0.0.1:${port}/ks?build=virtual/aws&os=CentOS-7.6.1810`]);
+    assert.match(stdout, /^# Build 'aws' not found\.\.\. continuing with defaults\n\n/);
+    assert.match(stdout, /^rootpw --iscrypted \$6\$rounds=5000\$salt\$/m);
+    const php = await curl('curl', ['-sS', `http://127.0.0.1:${port}/ks.php?build=virtual/aws&os=CentOS-7.6.1810`]);
+    assert.equal(php.stdout, stdout);
+    const notFound = await curl('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/ks?build=metal/nosuch`]);
+    assert.equal(notFound.stdout, '404');
+    const traversal = await curl('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/ks?build=../../etc`]);
+    assert.equal(traversal.stdout, '400');
+    // A broken site.json is reported with its line while the last good version keeps serving.
+    site.write('builds/packer/site.json', '{ "lang": "en_US.UTF-8", "root_pass": \n');
+    await waitFor(() => /builds\/packer\/site\.json:\d+/.test(log), 10_000);
+    const still = await curl('curl', ['-sS', '--fail', `http://127.0.0.1:${port}/ks?build=virtual/aws&os=CentOS-7.6.1810`]);
+    assert.equal(still.stdout, stdout);
+    await waitFor(() => log.includes('"statusCode":200'), 5_000);
+  } finally {
+    // npm does not pass SIGTERM on to the server it started: signal the process group we created.
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    process.kill(-server.pid!, 'SIGTERM');
+    await exited;
+  }
+  assert.match(log, /"reqId"|"req":\{"id"/, 'requests are logged with an id');
+  assert.ok(!log.includes(secret), 'the root password never appears in the log');
+});
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
