@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { serveConfigSchema } from './config.js';
+import { serveConfigSchema, stateFile, type ServeConfig } from './config.js';
 import { parseBuildId, parseOsId } from './definitions/build-id.js';
 import { explainBuild } from './definitions/explain.js';
 import { resolveBuild } from './definitions/resolve.js';
@@ -12,6 +12,10 @@ import { renderKickstart } from './render/kickstart.js';
 import { TemplateEngine } from './render/templates.js';
 import { validateSite } from './render/validate-site.js';
 import { startServer } from './server.js';
+import { runChecks } from './doctor.js';
+import { formatInstallReport, installBootLoaders, installFailureLines } from './pxe/install.js';
+import { BootService } from './boot/service.js';
+import { StateStore } from './boot/state.js';
 
 /** Exit codes: 0 fine, 1 the definitions or templates have a problem, 2 the command line is wrong. */
 const EXIT_PROBLEM = 1;
@@ -22,20 +26,50 @@ const program = new Command('kickstand')
   .showHelpAfterError()
   .exitOverride();
 
-const rootOption = () => new Option('--root <dir>', 'folder holding builds/, views/ and http/').default('.');
+const rootOption = () => new Option('--root <dir>', 'folder holding builds/, views/, http/ and pxe/').default('.');
+const dataDirOption = () => new Option('--data-dir <dir>', 'folder for build state, leases and the host-token key').default('./state');
 
-program
-  .command('serve')
-  .description('serve kickstarts and static files over HTTP')
-  .addOption(rootOption())
-  .option('--http-port <n>', 'HTTP port', '8080')
-  .option('--host <addr>', 'address to listen on (default: all)')
-  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-  .action(async (options: { root: string; httpPort: string; host?: string; logLevel: string }) => {
-    const parsed = serveConfigSchema.safeParse(options);
-    if (!parsed.success) throw new BadRequestError(parsed.error.issues.map((issue) => `--${String(issue.path[0])}: ${issue.message}`).join('; '));
-    const log = createLogger({ level: parsed.data.logLevel });
-    const server = await startServer(parsed.data, log);
+/** The options serve and doctor share: what to listen on and how to boot machines. */
+function withServeOptions(command: Command): Command {
+  return command
+    .addOption(rootOption())
+    .addOption(dataDirOption())
+    .option('--http-port <n>', 'HTTP port', '8080')
+    .option('--host <addr>', 'address to listen on (default: all)')
+    .option('--server-ip <addr>', 'the address machines reach kickstand at (DHCP next-server, URLs handed out)')
+    .option('--server-url <url>', 'base URL handed to machines when not http://<server-ip>:<http-port>')
+    .option('--tftp-port <n>', 'TFTP port; 0 disables TFTP', '69')
+    .addOption(new Option('--dhcp <mode>', 'off, proxy (boot information only) or full (also addresses)').choices(['off', 'proxy', 'full']).default('off'))
+    .option('--dhcp-interface <name>', 'check that --server-ip is on this interface')
+    .option('--dhcp-pool <first-last>', 'full mode: dynamic addresses, e.g. 192.168.50.100-192.168.50.199')
+    .option('--dhcp-netmask <mask>', 'full mode: subnet mask of the pool')
+    .option('--dhcp-router <addr>', 'full mode: default gateway for pool leases')
+    .option('--dhcp-dns <list>', 'full mode: comma separated DNS servers for pool leases')
+    .option('--dhcp-domain <name>', 'full mode: domain name for pool leases')
+    .option('--dhcp-lease-time <seconds>', 'full mode: lease time', '3600')
+    .option('--only-known-macs', 'answer DHCP boot requests only for MACs a host definition names')
+    .addOption(new Option('--api-token <token>', 'lets remote callers use POST /api/hosts/<name>/reinstall').env('KICKSTAND_API_TOKEN'))
+    .addOption(new Option('--dhcp-port <n>').default('67').hideHelp())
+    .addOption(new Option('--dhcp-pxe-port <n>').default('4011').hideHelp())
+    .addOption(new Option('--dhcp-client-port <n>').default('68').hideHelp())
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info');
+}
+
+function parseServeConfig(options: Record<string, unknown>): ServeConfig {
+  const parsed = serveConfigSchema.safeParse(options);
+  if (!parsed.success) {
+    const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new BadRequestError(parsed.error.issues.map((issue) => `${flag(String(issue.path[0]))}: ${issue.message}`).join('; '));
+  }
+  return parsed.data;
+}
+
+withServeOptions(program.command('serve'))
+  .description('serve kickstarts, boot scripts and files over HTTP, TFTP and (optionally) DHCP')
+  .action(async (options: Record<string, unknown>) => {
+    const config = parseServeConfig(options);
+    const log = createLogger({ level: config.logLevel });
+    const server = await startServer(config, log);
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down');
       server.close().then(() => process.exit(0), () => process.exit(1));
@@ -96,12 +130,94 @@ program
     }
   });
 
+withServeOptions(program.command('doctor'))
+  .description('check what serve needs: definitions, boot loaders in pxe/, data dir, ports; one line per check')
+  .action(async (options: Record<string, unknown>) => {
+    const checks = await runChecks(parseServeConfig(options));
+    for (const check of checks) process.stdout.write(`${check.status.toUpperCase().padEnd(4)}  ${check.name}: ${check.detail}\n`);
+    if (checks.some((check) => check.status === 'fail')) process.exitCode = EXIT_PROBLEM;
+  });
+
+program
+  .command('pxe-install')
+  .description("fill pxe/ with network boot loaders from Debian's packages (installed with apt when missing)")
+  .addOption(rootOption())
+  .option('--pxe-dir <dir>', 'TFTP root to fill (default: <root>/pxe)')
+  .option('--no-apt', 'do not install missing Debian packages; report them')
+  .action(async (options: { root: string; pxeDir?: string; apt: boolean }) => {
+    const log = createLogger({ destination: process.stderr, level: 'warn' });
+    const report = await installBootLoaders({ pxeDir: path.resolve(options.pxeDir ?? path.join(options.root, 'pxe')), log, aptInstall: options.apt });
+    for (const line of formatInstallReport(report)) process.stdout.write(`${line}\n`);
+    for (const line of installFailureLines(report)) process.stderr.write(`kickstand: ${line}\n`);
+    if (!report.ok) process.exitCode = EXIT_PROBLEM;
+  });
+
+program
+  .command('hosts')
+  .description('network-booting hosts: name, MACs, OS, build state and last event')
+  .addOption(rootOption())
+  .addOption(dataDirOption())
+  .option('--json', 'machine-readable output')
+  .option('--tokens', 'include each host\'s /built token (for hosts behind NAT or a relay)')
+  .action(async (options: { root: string; dataDir: string; json?: boolean; tokens?: boolean }) => {
+    const { boot, close } = await loadBootService(options.root, options.dataDir);
+    try {
+      const rows = boot.statuses().map((status) => ({ ...status, ...(options.tokens ? { token: boot.token(status.id) } : {}) }));
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      const table = [
+        ['HOST', 'MACS', 'OS', 'INSTALL', 'STATE', 'SINCE', 'LAST EVENT', ...(options.tokens ? ['TOKEN'] : [])],
+        ...rows.map((row) => [
+          row.id,
+          row.macs.join(',') || '-',
+          row.os ?? '-',
+          row.install,
+          row.state,
+          row.since === new Date(0).toISOString() ? '-' : row.since,
+          row.last_event ? `${row.last_event_at} ${row.last_event}: ${row.last_event_detail}` : '-',
+          ...(options.tokens ? [boot.token(row.id)] : []),
+        ]),
+      ];
+      const widths = table[0]!.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
+      for (const line of table) process.stdout.write(`${line.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+    } finally {
+      close();
+    }
+  });
+
+program
+  .command('reinstall <host>')
+  .description('put a host back into build mode: its next network boot installs it again')
+  .addOption(rootOption())
+  .addOption(dataDirOption())
+  .action(async (name: string, options: { root: string; dataDir: string }) => {
+    const { boot, close } = await loadBootService(options.root, options.dataDir);
+    try {
+      const host = boot.reinstall(name, `kickstand reinstall (${process.env.SUDO_USER ?? process.env.USER ?? 'cli'})`);
+      process.stdout.write(`${host.id}: pending; its next network boot installs ${host.os ?? 'its OS'}\n`);
+    } finally {
+      close();
+    }
+  });
+
 /** Loads definitions and templates once, for the one-shot commands; problems go to stderr. */
 async function loadSite(root: string) {
   const absolute = path.resolve(root);
   const store = new DefinitionStore({ root: absolute, log: silentLogger });
   const snapshot = await store.reload();
-  return { snapshot, engine: new TemplateEngine(path.join(absolute, 'views')) };
+  return { snapshot, store, engine: new TemplateEngine(path.join(absolute, 'views')) };
+}
+
+/** Definitions plus the state database, for commands that read or change build state. */
+async function loadBootService(root: string, dataDir: string) {
+  const { snapshot, engine, store } = await loadSite(root);
+  void snapshot;
+  const absoluteDataDir = path.resolve(dataDir);
+  const state = new StateStore(stateFile(absoluteDataDir));
+  const boot = new BootService(store, state, engine, silentLogger, absoluteDataDir);
+  return { boot, close: () => state.close() };
 }
 
 try {
@@ -116,6 +232,9 @@ try {
     process.stderr.write(`kickstand: ${error.message}\n`);
     process.exitCode = EXIT_PROBLEM;
   } else {
-    throw error;
+    // A port in use, a missing pxe/, an unreadable data dir: one line, not a stack trace.
+    process.stderr.write(`kickstand: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.KICKSTAND_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    process.exitCode = EXIT_PROBLEM;
   }
 }

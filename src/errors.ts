@@ -24,6 +24,10 @@ export class BadRequestError extends Error {
 export class NotFoundError extends Error {
   readonly status = 404;
 }
+/** The caller may not do this (e.g. mark another machine built). */
+export class ForbiddenError extends Error {
+  readonly status = 403;
+}
 /** A definition or a template cannot produce a valid kickstart; the message names the file and line. */
 export class UnprocessableError extends Error {
   readonly status = 422;
@@ -32,8 +36,8 @@ export class UnprocessableError extends Error {
   }
 }
 
-export type RequestError = BadRequestError | NotFoundError | UnprocessableError;
+export type RequestError = BadRequestError | ForbiddenError | NotFoundError | UnprocessableError;
 
 export function isRequestError(error: unknown): error is RequestError {
-  return error instanceof BadRequestError || error instanceof NotFoundError || error instanceof UnprocessableError;
+  return error instanceof BadRequestError || error instanceof ForbiddenError || error instanceof NotFoundError || error instanceof UnprocessableError;
 }

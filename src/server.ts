@@ -1,51 +1,118 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import type { ServeConfig } from './config.js';
+import { BootService } from './boot/service.js';
+import { StateStore } from './boot/state.js';
+import { publicServerUrl, stateFile, type ServeConfig } from './config.js';
 import { DefinitionStore } from './definitions/store.js';
+import { startDhcpServer, type DhcpServer } from './dhcp/server.js';
 import { createApp } from './http/app.js';
 import type { Logger } from './log.js';
 import { TemplateEngine } from './render/templates.js';
+import { startTftpServer, type TftpServer } from './tftp/server.js';
 
 export interface RunningServer {
   httpUrl: string;
+  tftpPort: number | undefined;
   store: DefinitionStore;
+  boot: BootService;
   close(): Promise<void>;
 }
 
-/** Wires definitions, templates and the HTTP transport; `close()` stops all of them. */
+/**
+ * Wires definitions, templates, build state and the transports (HTTP, TFTP,
+ * DHCP); `close()` stops all of them. A transport that cannot start is fatal:
+ * a provisioning server silently missing TFTP or DHCP is worse than none.
+ */
 export async function startServer(config: ServeConfig, log: Logger): Promise<RunningServer> {
   const store = new DefinitionStore({ root: config.root, log: log.child({ component: 'definitions' }) });
   const snapshot = await store.reload();
   store.watch();
-  const problems = snapshot.problems();
-  log.info({ root: config.root, files: snapshot.files.size, problems: problems.length }, 'definitions loaded');
+  log.info({ root: config.root, files: snapshot.files.size, hosts: snapshot.hosts.byId.size, problems: snapshot.problems().length }, 'definitions loaded');
 
   const engine = new TemplateEngine(path.join(config.root, 'views'));
   const viewsWatcher = watchViews(engine, log);
+  const state = new StateStore(stateFile(config.dataDir));
+  const boot = new BootService(store, state, engine, log.child({ component: 'boot' }), config.dataDir);
+  const closers: (() => Promise<void> | void)[] = [() => store.close(), () => viewsWatcher?.close(), () => state.close()];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer();
+  };
 
-  const app = createApp({ root: config.root, store, engine, log });
-  const server = http.createServer(app).listen({ port: config.httpPort, host: config.host });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const httpUrl = `http://${shownHost}:${address.port}`;
-  log.info({ url: httpUrl }, 'HTTP listening');
-
-  return {
-    httpUrl,
-    store,
-    close: async () => {
-      store.close();
-      viewsWatcher?.close();
+  try {
+    const app = createApp({ root: config.root, store, engine, boot, log, apiToken: config.apiToken });
+    const server = http.createServer(app);
+    await listen(server, config.httpPort, config.host);
+    closers.push(async () => {
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+    });
+    const address = server.address() as AddressInfo;
+    const httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    log.info({ url: httpUrl }, 'HTTP listening');
+    const serverUrl = publicServerUrl(config, address.port) ?? `http://${os.hostname()}:${address.port}`;
+
+    let tftp: TftpServer | undefined;
+    if (config.tftpPort !== 0) {
+      tftp = await startTftpServer({
+        root: path.join(config.root, 'pxe'),
+        host: config.host ?? config.serverIp,
+        port: config.tftpPort,
+        log: log.child({ component: 'tftp' }),
+        generatedFile: (file, peer) => boot.tftpFile(file, serverUrl, peer.address),
+        onFileServed: (event) => boot.tftpServed(event.path, event.peer.address, event.bytes, event.ok),
+      });
+      closers.push(() => tftp!.close());
+      log.info({ port: tftp.port, root: path.join(config.root, 'pxe') }, 'TFTP listening');
+    }
+
+    let dhcp: DhcpServer | undefined;
+    if (config.dhcp !== 'off') {
+      const started = await startDhcpServer({
+        mode: config.dhcp,
+        serverIp: config.serverIp!,
+        interface: config.dhcpInterface,
+        port: config.dhcpPort,
+        pxePort: config.dhcpPxePort,
+        clientPort: config.dhcpClientPort,
+        httpBaseUrl: serverUrl,
+        onlyKnownMacs: config.onlyKnownMacs,
+        log: log.child({ component: 'dhcp' }),
+        lookupHost: boot.dhcpLookup,
+        reservedMacFor: boot.reservedMacFor,
+        onEvent: (event) => boot.dhcpEvent(event),
+        leaseFile: stateFile(config.dataDir),
+        leaseSeconds: config.dhcpLeaseTime,
+        pool: config.dhcpPool && {
+          ...config.dhcpPool,
+          subnetMask: config.dhcpNetmask!,
+          router: config.dhcpRouter,
+          dns: config.dhcpDns ?? [],
+          domain: config.dhcpDomain,
+          leaseSeconds: config.dhcpLeaseTime,
+        },
+      });
+      if (!started.ok) throw new Error(`DHCP: ${started.error}`);
+      dhcp = started.value;
+      closers.push(() => dhcp!.close());
+    }
+    return { httpUrl, tftpPort: tftp?.port, store, boot, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+function listen(server: http.Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /** Admins may override templates: a change under views/ drops the compiled cache. */

@@ -66,6 +66,9 @@ export const buildVarsSchema = z
     install: z.enum(['once', 'always', 'never']),
     loader: z.enum(['ipxe', 'pxelinux', 'grub']),
     kernel_args: z.array(z.string()),
+    /** Kernel and initrd for network installs: a URL for iPXE, a path under pxe/ for pxelinux and GRUB. */
+    kernel: z.string().min(1),
+    initrd: z.string().min(1),
     /** Only in builds/<type>/defaults: an unknown build of this type is a 404, never a generic kickstart. */
     strict: flag,
   })

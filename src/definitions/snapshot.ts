@@ -1,5 +1,6 @@
 import type { Problem } from '../errors.js';
 import type { DefinitionEntry } from './catalog.js';
+import { indexHosts, type HostIndex } from './hosts.js';
 import type { ParsedSource } from './source.js';
 
 /** One definition file as the server currently knows it. */
@@ -29,12 +30,20 @@ export class Snapshot {
     readonly globalProblems: readonly Problem[] = [],
   ) {}
 
+  private hostIndex?: HostIndex;
+
+  /** Network-booting hosts, indexed on first use and kept for the snapshot's life. */
+  get hosts(): HostIndex {
+    this.hostIndex ??= indexHosts(this);
+    return this.hostIndex;
+  }
+
   get(id: string): DefinitionFile | undefined {
     return this.files.get(id);
   }
 
   problems(): Problem[] {
-    return [...this.globalProblems, ...[...this.files.values()].flatMap((file) => file.problems)];
+    return [...this.globalProblems, ...[...this.files.values()].flatMap((file) => file.problems), ...this.hosts.problems];
   }
 
   /** Build types that have a defaults file. */

@@ -6,6 +6,9 @@ import type { DefinitionStore } from '../definitions/store.js';
 import { isRequestError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TemplateEngine } from '../render/templates.js';
+import type { BootService } from '../boot/service.js';
+import { apiRoutes } from './api-routes.js';
+import { bootRoutes } from './boot-routes.js';
 import { kickstartHandler } from './kickstart-route.js';
 import { staticFiles } from './static-files.js';
 
@@ -13,11 +16,14 @@ export interface AppDependencies {
   root: string;
   store: DefinitionStore;
   engine: TemplateEngine;
+  boot: BootService;
   log: Logger;
+  /** Lets a remote caller change host state (reinstall); loopback never needs it. */
+  apiToken?: string;
 }
 
 /** The HTTP transport: routes map requests onto the core and its errors onto status codes. */
-export function createApp({ root, store, engine, log }: AppDependencies): express.Express {
+export function createApp({ root, store, engine, boot, log, apiToken }: AppDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -32,7 +38,7 @@ export function createApp({ root, store, engine, log }: AppDependencies): expres
       customProps: (_req, res) => (res.locals?.build ? { build: res.locals.build } : {}),
       // Only what identifies the request: never headers (Authorization, cookies) or bodies.
       serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+        req: (req: { id: string; method: string; url: string; remoteAddress: string }) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&]token=)[^&]*/g, '$1<redacted>'), remoteAddress: req.remoteAddress }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
@@ -42,16 +48,9 @@ export function createApp({ root, store, engine, log }: AppDependencies): expres
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok\n');
   });
-  app.get('/api/status', (_req, res) => {
-    const snapshot = store.current;
-    res.json({
-      generation: snapshot.generation,
-      loadedAt: snapshot.loadedAt.toISOString(),
-      definitionFiles: snapshot.files.size,
-      problems: snapshot.problems().map(({ file, line, message }) => ({ file, line, message })),
-    });
-  });
-  const kickstart = kickstartHandler(store, engine);
+  app.use(apiRoutes(store, boot, apiToken));
+  app.use(bootRoutes(boot, path.join(root, 'pxe')));
+  const kickstart = kickstartHandler(store, engine, boot);
   app.get(['/ks', '/ks.php'], kickstart);
   app.use(staticFiles(path.join(root, 'http')));
 

@@ -23,11 +23,16 @@ export function kickstartContext(resolved: ResolvedBuild, request: RequestFacts)
 
 /** Renders views/ks.njk for a resolved build; a template failure is a 422 naming views/<file>:<line>. */
 export function renderKickstart(engine: TemplateEngine, resolved: ResolvedBuild, request: RequestFacts): string {
+  return renderWithContext(engine, 'ks.njk', kickstartContext(resolved, request), resolved.build.id);
+}
+
+/** Renders any template; a failure becomes a 422 "cannot render <what>: views/<file>:<line>: ...". */
+export function renderWithContext(engine: TemplateEngine, template: string, context: object, what: string): string {
   try {
-    return engine.render('ks.njk', kickstartContext(resolved, request));
+    return engine.render(template, context);
   } catch (error) {
     if (error instanceof TemplateError) {
-      throw new UnprocessableError(`cannot render ${resolved.build.id}: ${error.message}`, [{ file: error.file, line: error.line, severity: 'error', message: error.detail }]);
+      throw new UnprocessableError(`cannot render ${what}: ${error.message}`, [{ file: error.file, line: error.line, severity: 'error', message: error.detail }]);
     }
     throw error;
   }

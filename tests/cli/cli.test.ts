@@ -66,7 +66,7 @@ test('npm start -- --http-port N serves kickstarts to curl, and the log never ho
   const secret = 'Zq7-unique-root-secret';
   site.write('builds/packer/site.json', JSON.stringify({ lang: 'en_US.UTF-8', keyboard: 'us', timezone: 'UTC', root_pass: secret, root_salt: 'salt' }));
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = spawn('npm', ['start', '--', '--http-port', String(port), '--host', '127.0.0.1', '--root', site.root], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const server = spawn('npm', ['start', '--', '--http-port', String(port), '--host', '127.0.0.1', '--tftp-port', '0', '--root', site.root, '--data-dir', `${site.root}/state`], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
   server.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
   server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -90,9 +90,11 @@ test('npm start -- --http-port N serves kickstarts to curl, and the log never ho
     await waitFor(() => log.includes('"statusCode":200'), 5_000);
   } finally {
     // npm does not pass SIGTERM on to the server it started: signal the process group we created.
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    process.kill(-server.pid!, 'SIGTERM');
-    await exited;
+    if (server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      process.kill(-server.pid!, 'SIGTERM');
+      await exited;
+    }
   }
   assert.match(log, /"reqId"|"req":\{"id"/, 'requests are logged with an id');
   assert.ok(!log.includes(secret), 'the root password never appears in the log');
@@ -105,3 +107,41 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+test('doctor: one line per check, exit 1 naming a missing boot loader or a port in use', async () => {
+  const site = copySite();
+  sites.push(site);
+  const dataDir = `${site.root}/state`;
+  const blocker = (await import('node:net')).createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const busyPort = (blocker.address() as { port: number }).port;
+  try {
+    const result = run('doctor', '--root', site.root, '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', String(busyPort), '--tftp-port', '0');
+    assert.equal(result.status, 1);
+    assert.match(result.stdout, /^OK    definitions: 10 files valid, 5 kickstarts render, 1 hosts$/m);
+    assert.match(result.stdout, /^FAIL  pxe\/undionly\.kpxe: .*undionly\.kpxe does not exist: run npm run pxe:install$/m);
+    assert.match(result.stdout, /^WARN  pxe\/snp\.efi: /m, 'optional loaders only warn');
+    assert.match(result.stdout, new RegExp(`^FAIL  HTTP port tcp/${busyPort}: EADDRINUSE: in use`, 'm'));
+    assert.match(result.stdout, /^OK    data dir: /m);
+    assert.doesNotMatch(result.stdout, /TFTP port/, '--tftp-port 0 disables TFTP');
+  } finally {
+    blocker.close();
+  }
+});
+
+test('hosts and reinstall read and change the state database', () => {
+  const site = copySite();
+  sites.push(site);
+  const dataDir = `${site.root}/state`;
+  const hosts = run('hosts', '--root', site.root, '--data-dir', dataDir);
+  assert.equal(hosts.status, 0, hosts.stderr);
+  assert.match(hosts.stdout, /^HOST\s+MACS\s+OS\s+INSTALL\s+STATE\s+SINCE\s+LAST EVENT$/m);
+  assert.match(hosts.stdout, /^metal\/web01\s+52:54:00:12:34:56\s+CentOS-7\.6\.1810\s+once\s+pending\s+-\s+-$/m);
+  const reinstall = run('reinstall', 'web01', '--root', site.root, '--data-dir', dataDir);
+  assert.equal(reinstall.status, 0, reinstall.stderr);
+  const json = JSON.parse(run('hosts', '--json', '--root', site.root, '--data-dir', dataDir).stdout) as { id: string; state: string; last_event: string }[];
+  assert.deepEqual(json.map(({ id, state, last_event }) => ({ id, state, last_event })), [{ id: 'metal/web01', state: 'pending', last_event: 'reinstall' }]);
+  const unknown = run('reinstall', 'nosuch', '--root', site.root, '--data-dir', dataDir);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /^kickstand: unknown host 'nosuch'/);
+});
