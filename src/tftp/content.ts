@@ -107,3 +107,27 @@ export function toNetascii(bytes: Buffer): Buffer {
   }
   return out;
 }
+
+/**
+ * What a transfer will send, in a form that can be posted to a worker thread: bytes in memory
+ * (shared, not copied, when they come from the cache, whose buffers live in SharedArrayBuffers)
+ * or the open descriptor of a file too large to cache (descriptors are per process, so any
+ * thread can read it). Whoever ends up holding the spec owns the descriptor.
+ */
+export type ContentSpec = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'fd'; fd: number; size: number };
+
+export function contentSize(spec: ContentSpec): number {
+  return spec.kind === 'bytes' ? spec.bytes.byteLength : spec.size;
+}
+
+export function openContent(spec: ContentSpec): FileContent {
+  if (spec.kind === 'fd') return new StreamedFileContent(spec.fd, spec.size);
+  // A Buffer posted to a worker arrives as a plain Uint8Array: wrap it again without copying.
+  const bytes = Buffer.isBuffer(spec.bytes) ? spec.bytes : Buffer.from(spec.bytes.buffer, spec.bytes.byteOffset, spec.bytes.byteLength);
+  return new BufferContent(bytes);
+}
+
+/** Frees a spec that will never be opened (the request was abandoned). */
+export function discardContent(spec: ContentSpec): void {
+  openContent(spec).release();
+}

@@ -50,8 +50,9 @@ export function negotiateOptions(requested: readonly TftpOption[], fileSize: num
         result.accepted.push({ name, value: String(result.blksize) });
         break;
       case 'tsize':
-        // In a read request the client sends 0 and expects the real size back.
-        result.accepted.push({ name, value: String(fileSize) });
+        // In a read request the client sends 0 and expects the real size back. Except for an empty
+        // file: curl rejects "tsize 0" in an OACK as invalid, so the option is left unanswered.
+        if (fileSize > 0) result.accepted.push({ name, value: String(fileSize) });
         break;
       case 'timeout':
         // RFC 2349: the server may not change the value, only accept or ignore it.
