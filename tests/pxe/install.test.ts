@@ -18,8 +18,8 @@ const required = BOOT_LOADERS.filter((file) => file.required);
 const packaged = BOOT_LOADERS.filter((file) => file.package !== null);
 const sorted = (names: readonly string[]) => [...names].sort();
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const runCli = (pxeDir: string) =>
-  run(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/pxe/install.ts'), '--pxe-dir', pxeDir, '--no-apt'], { cwd: repoRoot });
+/** `kickstand pxe-install`, as `npm run pxe:install` runs it (the built CLI). */
+const runCli = (pxeDir: string) => run(process.execPath, [join(repoRoot, 'dist/cli.js'), 'pxe-install', '--pxe-dir', pxeDir, '--no-apt'], { cwd: repoRoot });
 
 // Only root can install packages; a developer who is not root and lacks them is told what to run.
 const missingAtStart = await missingPackages(loaderPackages());
@@ -170,6 +170,6 @@ describe('installBootLoaders with real Debian packages', { skip }, () => {
       (error: { code: number; stderr: string }) => error,
     );
     assert.equal(failed?.code, 1);
-    assert.match(failed?.stderr ?? '', /boot loaders in error: grubx64\.efi/);
+    assert.match(failed?.stderr ?? '', /^kickstand: boot loaders in error: grubx64\.efi$/m);
   });
 });
