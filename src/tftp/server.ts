@@ -34,7 +34,12 @@ export interface TftpServerOptions {
   generatedFile?: GeneratedFile;
   /** Called when a transfer ends, successfully or not (not for refused requests nor UEFI size probes). */
   onFileServed?: (event: FileServedEvent) => void;
-  /** Retransmissions of one window before a transfer is abandoned; default 5. */
+  /**
+   * Retransmissions of one window before a transfer is abandoned; default 20. Some clients
+   * (atftp) ignore a duplicate of the block they already have and only re-ACK after their
+   * own timeout of several seconds: giving up after a few seconds loses such transfers
+   * under packet loss, as tftpd-hpa does not.
+   */
   maxRetries?: number;
   /** Retransmission timeout when the client sends no `timeout` option; default 1000 ms. */
   timeoutMs?: number;
@@ -68,7 +73,7 @@ interface ActiveRequest {
 }
 
 const DEFAULTS = {
-  maxRetries: 5,
+  maxRetries: 20,
   timeoutMs: 1000,
   maxBlksize: SAFE_LAN_BLKSIZE,
   maxWindowsize: 64,
