@@ -107,7 +107,7 @@ export const BOOT_LOADERS: readonly BootLoaderFile[] = [
     required: true,
     client: 'uefi-x64',
     format: 'efi-x64',
-    description: 'GRUB network image for UEFI x86-64 hosts with loader grub (prefix /grub: reads grub/grub.cfg-01-<mac>); unsigned, so Secure Boot must be off',
+    description: 'GRUB network image for UEFI x86-64 hosts with loader grub (prefix /grub: reads grub/grub.cfg, which kickstand generates to load grub.cfg-01-<mac> by the machine MAC); unsigned, so Secure Boot must be off',
   },
 ];
 
