@@ -35,10 +35,9 @@ export interface TftpServerOptions {
   /** Called when a transfer ends, successfully or not (not for refused requests nor UEFI size probes). */
   onFileServed?: (event: FileServedEvent) => void;
   /**
-   * Retransmissions of one window before a transfer is abandoned; default 20. Some clients
-   * (atftp) ignore a duplicate of the block they already have and only re-ACK after their
-   * own timeout of several seconds: giving up after a few seconds loses such transfers
-   * under packet loss, as tftpd-hpa does not.
+   * Retransmissions of one window before a transfer is abandoned; default 12. The interval
+   * doubles per retransmission up to 8x the timeout (1+2+4+8+...: about 90 s at 1 s), because
+   * some clients (atftp) re-ACK a lost ACK only after their own timeout of several seconds.
    */
   maxRetries?: number;
   /** Retransmission timeout when the client sends no `timeout` option; default 1000 ms. */
@@ -73,7 +72,7 @@ interface ActiveRequest {
 }
 
 const DEFAULTS = {
-  maxRetries: 20,
+  maxRetries: 12,
   timeoutMs: 1000,
   maxBlksize: SAFE_LAN_BLKSIZE,
   maxWindowsize: 64,

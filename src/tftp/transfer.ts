@@ -66,9 +66,18 @@ export class ReadTransfer {
 
   start(): readonly TransferAction[] {
     if (this.phase === 'awaiting-oack-ack' && this.settings.oack) {
-      return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.settings.timeoutMs }];
+      return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
     }
     return this.sendWindow();
+  }
+
+  /**
+   * The negotiated timeout, doubled per retransmission in a row up to 8x. Some clients (atftp)
+   * ignore copies of a block they already have and re-ACK only after their own, longer timeout:
+   * resending at a fixed 1 s would keep them silent until the server gives up.
+   */
+  private retransmitInterval(): number {
+    return this.settings.timeoutMs * 2 ** Math.min(this.retries, 3);
   }
 
   receive(packet: TftpPacket): readonly TransferAction[] {
@@ -117,7 +126,7 @@ export class ReadTransfer {
       ];
     }
     if (this.phase === 'awaiting-oack-ack' && this.settings.oack) {
-      return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.settings.timeoutMs }];
+      return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
     }
     return this.sendWindow();
   }
@@ -137,7 +146,7 @@ export class ReadTransfer {
 
   /** Sends blocks acked+1 .. acked+windowsize (fewer at the end of the file) and arms the timer. */
   private sendWindow(): TransferAction[] {
-    const { content, blksize, windowsize, timeoutMs } = this.settings;
+    const { content, blksize, windowsize } = this.settings;
     const last = Math.min(this.acked + windowsize, this.totalBlocks);
     const actions: TransferAction[] = [];
     for (let block = this.acked + 1; block <= last; block++) {
@@ -146,7 +155,7 @@ export class ReadTransfer {
       actions.push({ kind: 'send', bytes: [dataHeader(block), content.read(offset, length)] });
     }
     this.sentUpTo = last;
-    actions.push({ kind: 'arm-timer', ms: timeoutMs });
+    actions.push({ kind: 'arm-timer', ms: this.retransmitInterval() });
     return actions;
   }
 }

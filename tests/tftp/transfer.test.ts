@@ -123,6 +123,14 @@ test('windowsize: an ACK inside the window slides it to the block after (RFC 744
   assert.deepEqual(transfer.receiveAck(4), [], 'an ACK older than the window is stale');
 });
 
+test('retransmission backs off: the interval doubles per timeout up to 8x and resets on progress', () => {
+  const { transfer } = makeTransfer(512 * 10, { maxRetries: 6 });
+  const timerOf = (actions: readonly { kind: string; ms?: number }[]) => actions.find((a) => a.kind === 'arm-timer')?.ms;
+  assert.equal(timerOf(transfer.start()), 1000);
+  assert.deepEqual([1, 2, 3, 4].map(() => timerOf(transfer.timerFired())), [2000, 4000, 8000, 8000]);
+  assert.equal(timerOf(transfer.receiveAck(1)), 1000, 'an ACK that advances resets the interval');
+});
+
 test('OACK first: ACK 0 starts DATA 1; the timer resends the OACK; other ACKs are ignored', () => {
   const oack = encodeOack([{ name: 'tsize', value: '5000' }]);
   const { transfer, file } = makeTransfer(5000, { oack, blksize: 1024, windowsize: 2 });
@@ -133,7 +141,7 @@ test('OACK first: ACK 0 starts DATA 1; the timer resends the OACK; other ACKs ar
   assert.deepEqual(transfer.receiveAck(1), []);
   assert.deepEqual(transfer.timerFired(), [
     { kind: 'send', bytes: oack },
-    { kind: 'arm-timer', ms: 1000 },
+    { kind: 'arm-timer', ms: 2000 },
   ]);
   const first = transfer.receiveAck(0);
   assert.deepEqual(blocksOf(first), [1, 2]);
