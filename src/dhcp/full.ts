@@ -211,15 +211,7 @@ function inform(ctx: Ctx): DhcpAnswer {
   // RFC 2131 3.4: configuration only; no yiaddr and no lease time.
   const reply = newReply(ctx.packet, MessageType.Ack, ctx.config.boot.serverIp);
   reply.ciaddr = ip;
-  addNetworkOptions(reply, ip, segment, ctx.reservation);
-  const decision = bootDecision(ctx);
-  addBoot(reply, decision, ctx.packet);
-  return {
-    action: 'reply',
-    reply,
-    destination: replyDestination(ctx.request, MessageType.Ack, ctx.config.ports),
-    event: { ...ctx.event, outcome: 'ack', ip, ...bootFileOf(decision) },
-  };
+  return configuredReply(ctx, reply, MessageType.Ack, ip, segment);
 }
 
 // ---- addresses ---------------------------------------------------------------------------------
@@ -322,7 +314,9 @@ function bindIfValid(ctx: Ctx, ip: string, segment: Segment | undefined, nakIfIn
 
 // ---- replies -----------------------------------------------------------------------------------
 
-function leaseReply(ctx: Ctx, type: typeof MessageType.Offer | typeof MessageType.Ack, ip: string, segment: Segment): DhcpAnswer {
+type LeaseReplyType = typeof MessageType.Offer | typeof MessageType.Ack;
+
+function leaseReply(ctx: Ctx, type: LeaseReplyType, ip: string, segment: Segment): DhcpAnswer {
   const reply = newReply(ctx.packet, type, ctx.config.boot.serverIp);
   reply.yiaddr = ip;
   if (type === MessageType.Ack) reply.ciaddr = ctx.packet.ciaddr;
@@ -330,6 +324,11 @@ function leaseReply(ctx: Ctx, type: typeof MessageType.Offer | typeof MessageTyp
   reply.options.set(Opt.LeaseTime, encode.u32(leaseSeconds));
   reply.options.set(Opt.RenewalTime, encode.u32(Math.floor(leaseSeconds / 2)));
   reply.options.set(Opt.RebindingTime, encode.u32(Math.floor((leaseSeconds * 7) / 8)));
+  return configuredReply(ctx, reply, type, ip, segment);
+}
+
+/** Adds the network and boot options for `ip` to an OFFER or ACK (lease or INFORM) and addresses it. */
+function configuredReply(ctx: Ctx, reply: DhcpPacket, type: LeaseReplyType, ip: string, segment: Segment): DhcpAnswer {
   addNetworkOptions(reply, ip, segment, ctx.reservation);
   const decision = bootDecision(ctx);
   addBoot(reply, decision, ctx.packet);
