@@ -4,6 +4,7 @@
 // Usage: node --import tsx bench/tftp/kickstand-server.ts <root> <host> <port>
 // Prints one JSON line {"port":N} on stdout once listening. Exits cleanly (so --cpu-prof can
 // write its profile) on SIGTERM/SIGINT, and when stdin closes, i.e. when the driver went away.
+// KS_TFTP_WORKERS=N overrides the number of transfer worker threads, to compare settings.
 import { pino } from 'pino';
 import { startTftpServer } from '../../src/tftp/server.js';
 
@@ -15,7 +16,8 @@ if (!root || !host || !portText) {
 
 // warn: per-transfer info lines would make the server spend its time logging, not serving.
 const log = pino({ level: 'warn' }, pino.destination(2));
-const server = await startTftpServer({ root, host, port: Number(portText), log });
+const workers = process.env.KS_TFTP_WORKERS === undefined ? undefined : Number(process.env.KS_TFTP_WORKERS);
+const server = await startTftpServer({ root, host, port: Number(portText), log, workers });
 process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
 
 let stopping = false;
