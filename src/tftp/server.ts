@@ -12,6 +12,7 @@ import { decodePacket, encodeError, encodeOack, ErrorCode, type RequestPacket } 
 import { type RunningTransfer, type TransferJob } from './transfer-job.js';
 import { inThreadRunner, type TransferRunner, WorkerPoolRunner } from './transfer-runner.js';
 import type { Peer, TransferEnd } from './transfer-socket.js';
+import { checkNativeTransferSockets } from './udp-native.js';
 
 export interface FileServedEvent {
   /** Path relative to the root, as served (normalized: no leading slash, `/` separators). */
@@ -130,6 +131,7 @@ function checkSettings(settings: typeof DEFAULTS): void {
 export async function startTftpServer(options: TftpServerOptions): Promise<TftpServer> {
   const settings = { ...DEFAULTS, ...withoutUndefined(options) };
   checkSettings(settings);
+  checkNativeTransferSockets();
   const { log } = options;
   const rootReal = await resolveRoot(options.root);
   const cache = new FileCache(settings.cacheBytes);
@@ -216,7 +218,6 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     });
     const startedAt = Date.now();
     const job: TransferJob = {
-      socketType,
       bindAddress: boundAddress,
       peer,
       content,

@@ -1,12 +1,10 @@
 // A transfer described as plain data, so it can run in this thread or be posted to a worker
 // thread, and the one function that runs such a description on its own socket.
-import type { SocketType } from 'node:dgram';
 import { type ContentSpec, openContent } from './content.js';
 import { ReadTransfer } from './transfer.js';
 import { type Peer, type TransferEnd, type TransferLog, TransferSocket } from './transfer-socket.js';
 
 export interface TransferJob {
-  socketType: SocketType;
   bindAddress: string;
   peer: Peer;
   content: ContentSpec;
@@ -42,8 +40,7 @@ export async function runTransferJob(job: TransferJob, log: TransferLog, onEnd: 
   });
   let socket: TransferSocket;
   try {
-    socket = await TransferSocket.open({
-      socketType: job.socketType,
+    socket = TransferSocket.open({
       bindAddress: job.bindAddress,
       peer: job.peer,
       transfer,

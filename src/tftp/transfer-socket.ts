@@ -1,8 +1,11 @@
 // Runs one ReadTransfer on its own ephemeral UDP socket: the socket's port is the server's
-// transfer ID (RFC 1350), so only the peer that asked may drive the transfer.
-import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
-import { decodePacket, encodeError, ErrorCode, Opcode, peekAckBlock } from './packet.js';
+// transfer ID (RFC 1350), so only the peer that asked may drive the transfer. The socket is the
+// native one from udp-native.ts: an ACK costs one number across to JavaScript, not a dgram event.
+import { decodePacket, encodeError, ErrorCode, Opcode } from './packet.js';
 import type { ReadTransfer, TransferAction, TransferOutcome } from './transfer.js';
+import { type NativeTransferSocket, openNativeTransferSocket } from './udp-native.js';
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 
 /** The part of a logger a transfer uses: a pino Logger, or a proxy posting to the main thread. */
 export interface TransferLog {
@@ -21,7 +24,6 @@ export type TransferEnd =
   | { ok: false; reason: 'shutdown' | 'socket-error' | 'internal-error'; bytes: number; detail: string };
 
 export interface TransferSocketParams {
-  socketType: SocketType;
   /** Local address to bind, normally the address the request arrived on, so replies come from it. */
   bindAddress: string;
   peer: Peer;
@@ -32,79 +34,58 @@ export interface TransferSocketParams {
 }
 
 /**
- * Addresses given to send() are always IP literals, so skip dns.lookup: for a literal it still
- * defers every send by one tick, which is measurable at tens of thousands of packets per second.
+ * Send errors that lose one datagram, as the network could: the retransmission timer covers them.
+ * ENOBUFS/EAGAIN: socket or device queue full under a burst; ECONNREFUSED/EHOSTUNREACH: an ICMP
+ * report for an earlier datagram, which a peer that is really gone turns into a timeout anyway.
  */
-function literalLookup(family: 4 | 6) {
-  return (hostname: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void) =>
-    callback(null, hostname, family);
-}
+const TRANSIENT_SEND_ERRORS = new Set([constants.errno.EAGAIN, constants.errno.ENOBUFS, constants.errno.ECONNREFUSED, constants.errno.EHOSTUNREACH, constants.errno.ENETUNREACH]);
 
 export class TransferSocket {
-  private readonly socket: Socket;
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
   private ended = false;
-  private readonly closed: Promise<void>;
 
-  private constructor(private readonly params: TransferSocketParams) {
-    this.socket = createSocket({
-      type: params.socketType,
-      lookup: literalLookup(params.socketType === 'udp6' ? 6 : 4) as never,
+  private constructor(
+    private readonly params: TransferSocketParams,
+    private readonly socket: NativeTransferSocket,
+  ) {}
+
+  /** Binds a socket to an ephemeral port; throws when binding fails. */
+  static open(params: TransferSocketParams): TransferSocket {
+    let transferSocket: TransferSocket | undefined;
+    const socket = openNativeTransferSocket(params.bindAddress, params.peer, {
+      onAck: (block) => transferSocket?.onAck(block),
+      onDatagram: (bytes, address, port) => transferSocket?.onDatagram(bytes, { address, port }),
     });
-    this.closed = new Promise((resolve) => this.socket.once('close', resolve));
-  }
-
-  /** Creates the socket and binds it to an ephemeral port; rejects when binding fails. */
-  static async open(params: TransferSocketParams): Promise<TransferSocket> {
-    const transferSocket = new TransferSocket(params);
-    await transferSocket.bind();
+    transferSocket = new TransferSocket(params, socket);
     return transferSocket;
   }
 
-  private bind(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error) => {
-        this.socket.close();
-        reject(error);
-      };
-      this.socket.once('error', onError);
-      // exclusive: under node:cluster a non-exclusive bind would be shared with other workers.
-      this.socket.bind({ port: 0, address: this.params.bindAddress, exclusive: true }, () => {
-        this.socket.off('error', onError);
-        this.socket.on('error', (error) => this.end({ ok: false, reason: 'socket-error', bytes: this.params.transfer.bytesAcknowledged, detail: error.message }));
-        this.socket.on('message', (message, rinfo) => this.onMessage(message, rinfo));
-        resolve();
-      });
-    });
-  }
-
   get localPort(): number {
-    return this.socket.address().port;
+    return this.socket.localPort;
   }
 
   start(): void {
     this.guarded(() => this.params.transfer.start());
   }
 
-  /** Ends the transfer now (server shutting down), telling the peer; resolves once the socket is closed. */
+  /** Ends the transfer now (server shutting down), telling the peer. */
   abort(detail: string): Promise<void> {
     if (!this.ended) {
       this.sendToPeer(encodeError(ErrorCode.NotDefined, detail));
       this.end({ ok: false, reason: 'shutdown', bytes: this.params.transfer.bytesAcknowledged, detail });
     }
-    return this.closed;
+    return Promise.resolve();
   }
 
-  private onMessage(message: Buffer, rinfo: RemoteInfo): void {
+  private onAck(block: number): void {
+    this.guarded(() => this.params.transfer.receiveAck(block));
+  }
+
+  private onDatagram(message: Buffer, from: Peer): void {
     const { peer, transfer, log } = this.params;
-    if (rinfo.port !== peer.port || rinfo.address !== peer.address) {
-      this.answerStranger(message, rinfo);
-      return;
-    }
-    const ackBlock = peekAckBlock(message);
-    if (ackBlock >= 0) {
-      this.guarded(() => transfer.receiveAck(ackBlock));
+    if (from.port !== peer.port || from.address !== peer.address) {
+      this.answerStranger(message, from);
       return;
     }
     const decoded = decodePacket(message);
@@ -112,16 +93,17 @@ export class TransferSocket {
       log.debug({ bytes: message.length, error: decoded.error }, 'malformed packet from peer dropped');
       return;
     }
-    if (decoded.packet.kind !== 'error') log.debug({ kind: decoded.packet.kind }, 'unexpected packet from peer ignored');
+    if (decoded.packet.kind !== 'error' && decoded.packet.kind !== 'ack') log.debug({ kind: decoded.packet.kind }, 'unexpected packet from peer ignored');
     this.guarded(() => transfer.receive(decoded.packet));
   }
 
   /** RFC 1350: a packet from another address or port gets ERROR 5 and does not disturb the transfer. */
-  private answerStranger(message: Buffer, rinfo: RemoteInfo): void {
-    this.params.log.debug({ stranger: `${rinfo.address}:${rinfo.port}` }, 'packet from unknown transfer ID');
+  private answerStranger(message: Buffer, stranger: Peer): void {
+    if (this.ended) return;
+    this.params.log.debug({ stranger: `${stranger.address}:${stranger.port}` }, 'packet from unknown transfer ID');
     // Never answer an ERROR with an ERROR: two servers could bounce them forever.
     if (message.length >= 2 && message[0] === 0 && message[1] === Opcode.ERROR) return;
-    this.socket.send(encodeError(ErrorCode.UnknownTransferId, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+    this.socket.sendTo(encodeError(ErrorCode.UnknownTransferId, 'Unknown transfer ID'), stranger.address, stranger.port);
   }
 
   /** Feeds an event to the state machine and carries out its actions; a bug ends this transfer only. */
@@ -138,6 +120,7 @@ export class TransferSocket {
 
   private perform(actions: readonly TransferAction[]): void {
     for (const action of actions) {
+      if (this.ended) return;
       switch (action.kind) {
         case 'send':
           this.sendToPeer(action.bytes);
@@ -153,8 +136,10 @@ export class TransferSocket {
   }
 
   private sendToPeer(bytes: Buffer | Buffer[]): void {
-    // No callback: a send error surfaces as the socket's 'error' event, handled in bind().
-    this.socket.send(bytes, this.params.peer.port, this.params.peer.address);
+    const errno = Array.isArray(bytes) ? this.socket.send(bytes[0] as Buffer, bytes[1]) : this.socket.send(bytes);
+    if (errno === 0 || TRANSIENT_SEND_ERRORS.has(errno)) return;
+    const detail = `send to ${this.params.peer.address}:${this.params.peer.port} failed: ${getSystemErrorName(-errno)}`;
+    this.end({ ok: false, reason: 'socket-error', bytes: this.params.transfer.bytesAcknowledged, detail });
   }
 
   private armTimer(ms: number): void {
@@ -176,9 +161,8 @@ export class TransferSocket {
     this.ended = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    // A send still queued in libuv is cancelled by close(); at this point that can only be an
-    // advisory ERROR to a peer that stopped answering.
     this.socket.close();
-    void this.closed.then(() => this.params.onEnd(end));
+    // Reported on a later tick, as a closed socket would be, so onEnd never runs inside the caller's step.
+    queueMicrotask(() => this.params.onEnd(end));
   }
 }

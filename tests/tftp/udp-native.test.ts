@@ -1,0 +1,123 @@
+// The native transfer socket against real dgram peers on loopback: what reaches JavaScript, what
+// leaves, and that nothing does after close().
+import assert from 'node:assert/strict';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { constants } from 'node:os';
+import { test } from 'node:test';
+import { openNativeTransferSocket } from '../../src/tftp/udp-native.js';
+
+async function boundPeer(): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return socket;
+}
+
+function nextMessage(socket: Socket): Promise<{ bytes: Buffer; from: RemoteInfo }> {
+  return new Promise((resolve) => socket.once('message', (bytes, from) => resolve({ bytes, from })));
+}
+
+function send(socket: Socket, bytes: number[], port: number): Promise<void> {
+  return new Promise((resolve, reject) => socket.send(Buffer.from(bytes), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+}
+
+test('ACKs from the peer arrive as block numbers; everything else as bytes with its sender', async (t) => {
+  const peer = await boundPeer();
+  const stranger = await boundPeer();
+  t.after(() => {
+    peer.close();
+    stranger.close();
+  });
+  const events: unknown[] = [];
+  let arrived: () => void = () => {};
+  const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, {
+    onAck: (block) => {
+      events.push({ ack: block });
+      arrived();
+    },
+    onDatagram: (bytes, address, port) => {
+      events.push({ bytes: [...bytes], address, port });
+      arrived();
+    },
+  });
+  t.after(() => socket.close());
+  const received = (count: number) =>
+    new Promise<void>((resolve) => {
+      arrived = () => events.length >= count && resolve();
+      arrived();
+    });
+
+  await send(peer, [0, 4, 0x12, 0x34], socket.localPort);
+  await received(1);
+  await send(peer, [0, 4, 0, 7, 0], socket.localPort); // a padded ACK is not the fast path
+  await received(2);
+  await send(stranger, [0, 4, 0, 1], socket.localPort); // an ACK from anyone else is not the peer's
+  await received(3);
+  assert.deepEqual(events, [
+    { ack: 0x1234 },
+    { bytes: [0, 4, 0, 7, 0], address: '127.0.0.1', port: peer.address().port },
+    { bytes: [0, 4, 0, 1], address: '127.0.0.1', port: stranger.address().port },
+  ]);
+});
+
+test('send gathers header and payload into one datagram to the peer; sendTo reaches others from the same port', async (t) => {
+  const peer = await boundPeer();
+  const stranger = await boundPeer();
+  t.after(() => {
+    peer.close();
+    stranger.close();
+  });
+  const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, { onAck: () => {}, onDatagram: () => {} });
+  t.after(() => socket.close());
+
+  const atPeer = nextMessage(peer);
+  assert.equal(socket.send(Buffer.from([0, 3, 0, 1]), Buffer.from('payload')), 0);
+  const data = await atPeer;
+  assert.deepEqual(data.bytes, Buffer.concat([Buffer.from([0, 3, 0, 1]), Buffer.from('payload')]));
+  assert.equal(data.from.port, socket.localPort);
+
+  const atStranger = nextMessage(stranger);
+  assert.equal(socket.sendTo(Buffer.from([0, 5, 0, 5, 0]), '127.0.0.1', stranger.address().port), 0);
+  const error = await atStranger;
+  assert.deepEqual([...error.bytes], [0, 5, 0, 5, 0]);
+  assert.equal(error.from.port, socket.localPort);
+});
+
+test('after close nothing is delivered, sends fail with EBADF, and the port is released', async (t) => {
+  const peer = await boundPeer();
+  t.after(() => peer.close());
+  let delivered = 0;
+  const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, {
+    onAck: () => delivered++,
+    onDatagram: () => delivered++,
+  });
+  const port = socket.localPort;
+  socket.close();
+  socket.close(); // idempotent
+  assert.equal(socket.send(Buffer.from([0, 3, 0, 1])), constants.errno.EBADF);
+  await send(peer, [0, 4, 0, 1], port).catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(delivered, 0);
+  const reuse = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    reuse.once('error', reject);
+    reuse.bind(port, '127.0.0.1', resolve);
+  });
+  reuse.close();
+});
+
+test('IPv6 loopback works the same way; addresses that are not IP literals are refused', async (t) => {
+  const peer = createSocket('udp6');
+  await new Promise<void>((resolve) => peer.bind(0, '::1', resolve));
+  t.after(() => peer.close());
+  const acks: number[] = [];
+  const socket = openNativeTransferSocket('::1', { address: '::1', port: peer.address().port }, { onAck: (block) => acks.push(block), onDatagram: () => {} });
+  t.after(() => socket.close());
+  const atPeer = nextMessage(peer);
+  assert.equal(socket.send(Buffer.from([0, 3, 0, 1])), 0);
+  assert.equal((await atPeer).from.port, socket.localPort);
+  await new Promise<void>((resolve) => peer.send(Buffer.from([0, 4, 0, 1]), socket.localPort, '::1', () => resolve()));
+  while (acks.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(acks, [1]);
+
+  assert.throws(() => openNativeTransferSocket('localhost', { address: '127.0.0.1', port: 9 }, { onAck: () => {}, onDatagram: () => {} }), /IP literals/);
+});
