@@ -12,6 +12,7 @@ import { checkBootLoaders } from './pxe/check.js';
 import { BOOT_LOADERS } from './pxe/loaders.js';
 import { TemplateEngine } from './render/templates.js';
 import { validateSite } from './render/validate-site.js';
+import { checkNativeTransferSockets } from './tftp/udp-native.js';
 
 export interface Check {
   status: 'ok' | 'warn' | 'fail';
@@ -27,7 +28,7 @@ export async function runChecks(config: ServeConfig): Promise<Check[]> {
     checkDataDir(config.dataDir),
     ...(config.serverIp ? [checkServerIp(config.serverIp)] : []),
     await checkPort('tcp', config.httpPort, config.host, 'HTTP'),
-    ...(config.tftpPort !== 0 ? [await checkPort('udp', config.tftpPort, config.host, 'TFTP')] : []),
+    ...(config.tftpPort !== 0 ? [checkTftpAddon(), await checkPort('udp', config.tftpPort, config.host, 'TFTP')] : []),
     ...(config.dhcp !== 'off' ? [await checkPort('udp', config.dhcpPort, '0.0.0.0', 'DHCP')] : []),
     ...(config.dhcp === 'proxy' ? [await checkPort('udp', config.dhcpPxePort, config.serverIp, 'PXE (proxyDHCP)')] : []),
   ];
@@ -53,6 +54,15 @@ async function bootLoaderChecks(pxeDir: string): Promise<Check[]> {
     const fix = check.state === 'missing' ? 'run npm run pxe:install' : 'replace it (npm run pxe:install)';
     return { status: check.required ? 'fail' : 'warn', name, detail: `${check.detail}: ${fix}${check.required ? '' : ` (optional: ${loader.description})`}` };
   });
+}
+
+function checkTftpAddon(): Check {
+  try {
+    checkNativeTransferSockets();
+    return { status: 'ok', name: 'TFTP addon', detail: 'transfer sockets built and loadable' };
+  } catch (error) {
+    return { status: 'fail', name: 'TFTP addon', detail: (error as Error).message };
+  }
 }
 
 function checkDataDir(dataDir: string): Check {

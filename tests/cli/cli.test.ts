@@ -124,6 +124,14 @@ test('doctor: one line per check, exit 1 naming a missing boot loader or a port 
     assert.match(result.stdout, new RegExp(`^FAIL  HTTP port tcp/${busyPort}: EADDRINUSE: in use`, 'm'));
     assert.match(result.stdout, /^OK    data dir: /m);
     assert.doesNotMatch(result.stdout, /TFTP port/, '--tftp-port 0 disables TFTP');
+
+    const probe = (await import('node:dgram')).createSocket('udp4');
+    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+    const freeUdpPort = probe.address().port;
+    await new Promise<void>((resolve) => probe.close(resolve));
+    const withTftp = run('doctor', '--root', site.root, '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', String(busyPort), '--tftp-port', String(freeUdpPort));
+    assert.match(withTftp.stdout, /^OK    TFTP addon: transfer sockets built and loadable$/m);
+    assert.match(withTftp.stdout, new RegExp(`^OK    TFTP port udp/${freeUdpPort}`, 'm'));
   } finally {
     blocker.close();
   }

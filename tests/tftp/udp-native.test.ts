@@ -121,3 +121,31 @@ test('IPv6 loopback works the same way; addresses that are not IP literals are r
 
   assert.throws(() => openNativeTransferSocket('localhost', { address: '127.0.0.1', port: 9 }, { onAck: () => {}, onDatagram: () => {} }), /IP literals/);
 });
+
+test('a worker thread that ends with a socket still open closes it instead of aborting the process', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const moduleUrl = new URL('../../src/tftp/udp-native.ts', import.meta.url).href;
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     // Node 20 does not carry tsx's hooks into workers: register them, as transfer-runner.ts does.
+     import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+       .then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl)}); })
+       .then((m) => {
+       const socket = m.openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: 9 }, { onAck() {}, onDatagram() {} });
+       parentPort.postMessage(socket.localPort);
+     });`,
+    { eval: true },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  // Still alive here, and the worker's socket is gone: its port can be bound again.
+  const reuse = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    reuse.once('error', reject);
+    reuse.bind(port, '127.0.0.1', resolve);
+  });
+  reuse.close();
+});

@@ -28,6 +28,9 @@ typedef struct {
   int closed;     // close() was called: no more reads, sends fail with EBADF
   int fd_closed;  // libuv has let go of the handle and the descriptor is closed
   int collected;  // the JavaScript handle was garbage-collected: free once fd_closed
+  // Lets a worker thread (or the process) that exits with this socket open wait for its close,
+  // instead of aborting on a libuv loop that still holds the handle.
+  napi_async_cleanup_hook_handle cleanup_hook;
   napi_env env;
   napi_ref on_ack;
   napi_ref on_datagram;
@@ -141,6 +144,7 @@ static void on_readable(uv_poll_t* handle, int status, int events) {
 }
 
 static void on_collected(napi_env env, void* data, void* hint);
+static void on_environment_cleanup(napi_async_cleanup_hook_handle hook, void* data);
 
 static transfer_socket* unwrap(napi_env env, napi_value value) {
   void* pointer = NULL;
@@ -202,6 +206,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_poll_init(loop, &socket_state->poll, fd);
   socket_state->poll.data = socket_state;
   uv_poll_start(&socket_state->poll, UV_READABLE, on_readable);
+  CALL(napi_add_async_cleanup_hook(env, on_environment_cleanup, socket_state, &socket_state->cleanup_hook));
   CALL(napi_create_external(env, socket_state, on_collected, NULL, &handle));
   CALL(napi_create_uint32(env, port_of(&local), &port));
   CALL(napi_create_array_with_length(env, 2, &result));
@@ -272,6 +277,7 @@ static void on_closed(uv_handle_t* handle) {
   transfer_socket* socket_state = (transfer_socket*)handle->data;
   close(socket_state->fd);
   socket_state->fd_closed = 1;
+  napi_remove_async_cleanup_hook(socket_state->cleanup_hook);
   if (socket_state->collected) free(socket_state);
 }
 
@@ -284,6 +290,12 @@ static void close_socket(napi_env env, transfer_socket* socket_state) {
   napi_async_destroy(env, socket_state->async_context);
   uv_poll_stop(&socket_state->poll);
   uv_close((uv_handle_t*)&socket_state->poll, on_closed);
+}
+
+/** The thread's environment is shutting down with this socket open: close it; on_closed lets it go on. */
+static void on_environment_cleanup(napi_async_cleanup_hook_handle hook, void* data) {
+  transfer_socket* socket_state = (transfer_socket*)data;
+  close_socket(socket_state->env, socket_state);
 }
 
 /** The struct outlives close() until its JavaScript handle is collected, so a late call never touches freed memory. */
