@@ -3,13 +3,20 @@
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { constants } from 'node:os';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { openNativeTransferSocket } from '../../src/tftp/udp-native.js';
 
 async function boundPeer(): Promise<Socket> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return socket;
+}
+
+/** Sockets on 127.0.0.1, closed when the test ends. */
+async function peers(t: TestContext, count: number): Promise<Socket[]> {
+  const sockets = await Promise.all(Array.from({ length: count }, boundPeer));
+  t.after(() => sockets.forEach((socket) => socket.close()));
+  return sockets;
 }
 
 function nextMessage(socket: Socket): Promise<{ bytes: Buffer; from: RemoteInfo }> {
@@ -21,12 +28,7 @@ function send(socket: Socket, bytes: number[], port: number): Promise<void> {
 }
 
 test('ACKs from the peer arrive as block numbers; everything else as bytes with its sender', async (t) => {
-  const peer = await boundPeer();
-  const stranger = await boundPeer();
-  t.after(() => {
-    peer.close();
-    stranger.close();
-  });
+  const [peer, stranger] = await peers(t, 2) as [Socket, Socket];
   const events: unknown[] = [];
   let arrived: () => void = () => {};
   const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, {
@@ -60,12 +62,7 @@ test('ACKs from the peer arrive as block numbers; everything else as bytes with 
 });
 
 test('send gathers header and payload into one datagram to the peer; sendTo reaches others from the same port', async (t) => {
-  const peer = await boundPeer();
-  const stranger = await boundPeer();
-  t.after(() => {
-    peer.close();
-    stranger.close();
-  });
+  const [peer, stranger] = await peers(t, 2) as [Socket, Socket];
   const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, { onAck: () => {}, onDatagram: () => {} });
   t.after(() => socket.close());
 
