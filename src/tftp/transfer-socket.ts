@@ -119,8 +119,15 @@ export class TransferSocket {
   }
 
   private perform(actions: readonly TransferAction[]): void {
+    // The DATA packets of one window leave together (UDP GSO); anything else flushes them first.
+    const window: Buffer[] = [];
     for (const action of actions) {
       if (this.ended) return;
+      if (action.kind === 'send' && Array.isArray(action.bytes) && action.bytes.length === 2) {
+        window.push(action.bytes[0] as Buffer, action.bytes[1] as Buffer);
+        continue;
+      }
+      this.flush(window);
       switch (action.kind) {
         case 'send':
           this.sendToPeer(action.bytes);
@@ -133,10 +140,21 @@ export class TransferSocket {
           break;
       }
     }
+    this.flush(window);
+  }
+
+  private flush(window: Buffer[]): void {
+    if (window.length === 0 || this.ended) return;
+    const errno = window.length === 2 ? this.socket.send(window[0] as Buffer, window[1]) : this.socket.sendWindow(window);
+    window.length = 0;
+    this.checkSent(errno);
   }
 
   private sendToPeer(bytes: Buffer | Buffer[]): void {
-    const errno = Array.isArray(bytes) ? this.socket.send(bytes[0] as Buffer, bytes[1]) : this.socket.send(bytes);
+    this.checkSent(Array.isArray(bytes) ? this.socket.send(bytes[0] as Buffer, bytes[1]) : this.socket.send(bytes));
+  }
+
+  private checkSent(errno: number): void {
     if (errno === 0 || TRANSIENT_SEND_ERRORS.has(errno)) return;
     const detail = `send to ${this.params.peer.address}:${this.params.peer.port} failed: ${getSystemErrorName(-errno)}`;
     this.end({ ok: false, reason: 'socket-error', bytes: this.params.transfer.bytesAcknowledged, detail });

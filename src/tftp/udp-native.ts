@@ -11,6 +11,11 @@ export interface NativeTransferSocket {
   readonly localPort: number;
   /** One datagram to the peer, header and payload gathered without a copy. */
   send(header: Buffer, payload?: Buffer): number;
+  /**
+   * The DATA packets of a window, [header1, payload1, header2, payload2, ...], all of one size but
+   * the last, in as few system calls as UDP GSO allows (one datagram each where GSO is refused).
+   */
+  sendWindow(headersAndPayloads: Buffer[]): number;
   /** One datagram to another address (ERROR 5 to a stranger), from the transfer's port. */
   sendTo(bytes: Buffer, address: string, port: number): number;
   /** Idempotent; nothing is delivered after it. */
@@ -28,6 +33,7 @@ type Handle = { readonly __brand: 'udp_transfer' };
 interface Addon {
   open(bindAddress: string, peerAddress: string, peerPort: number, onAck: (block: number) => void, onDatagram: (bytes: Buffer, address: string, port: number) => void): [Handle, number];
   send(handle: Handle, header: Buffer, payload?: Buffer): number;
+  sendWindow(handle: Handle, headersAndPayloads: Buffer[]): number;
   sendTo(handle: Handle, bytes: Buffer, address: string, port: number): number;
   close(handle: Handle): void;
 }
@@ -56,6 +62,7 @@ export function openNativeTransferSocket(bindAddress: string, peer: { address: s
   return {
     localPort,
     send: (header, payload) => (payload === undefined ? native.send(handle, header) : native.send(handle, header, payload)),
+    sendWindow: (headersAndPayloads) => native.sendWindow(handle, headersAndPayloads),
     sendTo: (bytes, address, port) => native.sendTo(handle, bytes, address, port),
     close: () => native.close(handle),
   };

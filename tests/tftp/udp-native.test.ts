@@ -146,3 +146,31 @@ test('a worker thread that ends with a socket still open closes it instead of ab
   });
   reuse.close();
 });
+
+test('sendWindow delivers every DATA packet of a window as its own datagram, in order, whatever the sizes', async (t) => {
+  const [peer] = (await peers(t, 1)) as [Socket];
+  const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, { onAck: () => {}, onDatagram: () => {} });
+  t.after(() => socket.close());
+  const received: Buffer[] = [];
+  peer.on('message', (bytes) => received.push(bytes));
+  const packet = (block: number, size: number) => [Buffer.from([0, 3, block >> 8, block & 0xff]), Buffer.alloc(size, block & 0xff)];
+  const windows = [
+    { name: '16 full blocks and a short last one', sizes: [...Array(16).fill(1468), 700] },
+    { name: 'more blocks than one GSO send takes', sizes: Array(100).fill(512) },
+    { name: 'blocks too large to batch (loopback blksize)', sizes: [65464, 65464, 10] },
+    { name: 'an empty last block', sizes: [512, 512, 0] },
+  ];
+  for (const window of windows) {
+    received.length = 0;
+    const parts = window.sizes.flatMap((size, index) => packet(index + 1, size));
+    assert.equal(socket.sendWindow(parts), 0, window.name);
+    const deadline = Date.now() + 5000;
+    while (received.length < window.sizes.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(
+      received.map((bytes) => bytes.length),
+      window.sizes.map((size) => size + 4),
+      window.name,
+    );
+    received.forEach((bytes, index) => assert.deepEqual(bytes, Buffer.concat(packet(index + 1, window.sizes[index] as number)), `${window.name}: block ${index + 1}`));
+  }
+});

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +29,7 @@ typedef struct {
   int closed;     // close() was called: no more reads, sends fail with EBADF
   int fd_closed;  // libuv has let go of the handle and the descriptor is closed
   int collected;  // the JavaScript handle was garbage-collected: free once fd_closed
+  int no_gso;     // the kernel or the device refused UDP_SEGMENT once: send windows datagram by datagram
   // Lets a worker thread (or the process) that exits with this socket open wait for its close,
   // instead of aborting on a libuv loop that still holds the handle.
   napi_async_cleanup_hook_handle cleanup_hook;
@@ -246,6 +248,114 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return send_result(env, sendmsg(socket_state->fd, &message, 0));
 }
 
+// UDP GSO: a whole window goes down the send path as one buffer the kernel (or the NIC) cuts into
+// datagrams of gso_size bytes, the last one possibly shorter. Linux caps segments per call.
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
+
+static __thread unsigned char window_buffer[GSO_MAX_BYTES];
+
+static ssize_t send_gso(transfer_socket* socket_state, size_t length, uint16_t segment_size) {
+  struct iovec iov = {window_buffer, length};
+  char control[CMSG_SPACE(sizeof(uint16_t))] = {0};
+  struct msghdr message = {0};
+  message.msg_name = &socket_state->peer;
+  message.msg_namelen = socket_state->peer_len;
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  cmsg->cmsg_level = SOL_UDP;
+  cmsg->cmsg_type = UDP_SEGMENT;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  memcpy(CMSG_DATA(cmsg), &segment_size, sizeof segment_size);
+  return sendmsg(socket_state->fd, &message, 0);
+}
+
+static ssize_t send_one(transfer_socket* socket_state, struct iovec* iov, int count) {
+  struct msghdr message = {0};
+  message.msg_name = &socket_state->peer;
+  message.msg_namelen = socket_state->peer_len;
+  message.msg_iov = iov;
+  message.msg_iovlen = count;
+  return sendmsg(socket_state->fd, &message, 0);
+}
+
+/**
+ * Sends the batched segments: one GSO call, or, when the kernel or the device refuses GSO (no
+ * UDP_SEGMENT, no checksum offload, a segment above the path MTU), one datagram per segment
+ * from now on. Returns -1 with errno set only for errors a per-datagram send would also have.
+ */
+static int flush_window(transfer_socket* socket_state, size_t used, size_t segment_size) {
+  if (used == 0) return 0;
+  if (!socket_state->no_gso) {
+    if (send_gso(socket_state, used, (uint16_t)segment_size) >= 0) return 0;
+    if (errno != EIO && errno != EINVAL && errno != ENOPROTOOPT && errno != EOPNOTSUPP) return -1;
+    socket_state->no_gso = 1;
+  }
+  for (size_t offset = 0; offset < used; offset += segment_size) {
+    struct iovec iov = {window_buffer + offset, used - offset < segment_size ? used - offset : segment_size};
+    if (send_one(socket_state, &iov, 1) < 0) return -1;
+  }
+  return 0;
+}
+
+// sendWindow(socket, [header1, payload1, header2, payload2, ...]) -> 0 or an errno: the DATA packets
+// of one window, all of one size but the last. They are copied into one buffer and sent with GSO
+// (a memcpy is far cheaper than a trip down the network stack per datagram).
+static napi_value js_send_window(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  transfer_socket* socket_state = argc == 2 ? unwrap(env, argv[0]) : NULL;
+  if (socket_state == NULL) return NULL;
+  uint32_t length = 0;
+  bool is_array = false;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &length) != napi_ok || length % 2 != 0) {
+    napi_throw_type_error(env, NULL, "sendWindow() takes an array of header, payload Buffer pairs");
+    return NULL;
+  }
+  if (socket_state->closed) return send_result(env, (errno = EBADF, -1));
+  size_t used = 0, segment_size = 0;
+  uint32_t segments = 0;
+  for (uint32_t i = 0; i < length / 2; i++) {
+    struct iovec iov[2];
+    for (uint32_t part = 0; part < 2; part++) {
+      napi_value element;
+      CALL(napi_get_element(env, argv[1], 2 * i + part, &element));
+      if (buffer_of(env, element, &iov[part]) != 0) {
+        napi_throw_type_error(env, NULL, "sendWindow() takes Buffers");
+        return NULL;
+      }
+    }
+    size_t size = iov[0].iov_len + iov[1].iov_len;
+    if (size > GSO_MAX_BYTES) {  // a blksize only loopback allows: no batching
+      if (flush_window(socket_state, used, segment_size) < 0 || send_one(socket_state, iov, 2) < 0) return send_result(env, -1);
+      used = 0;
+      segments = 0;
+      continue;
+    }
+    // Only the last segment of a GSO send may be shorter than the first.
+    if (segments > 0 && (size > segment_size || used + size > GSO_MAX_BYTES || segments == GSO_MAX_SEGMENTS)) {
+      if (flush_window(socket_state, used, segment_size) < 0) return send_result(env, -1);
+      used = 0;
+      segments = 0;
+    }
+    if (segments == 0) segment_size = size;
+    memcpy(window_buffer + used, iov[0].iov_base, iov[0].iov_len);
+    memcpy(window_buffer + used + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+    used += size;
+    segments++;
+    if (size < segment_size) {
+      if (flush_window(socket_state, used, segment_size) < 0) return send_result(env, -1);
+      used = 0;
+      segments = 0;
+    }
+  }
+  return send_result(env, flush_window(socket_state, used, segment_size));
+}
+
 // sendTo(socket, bytes, address, port) -> 0 or an errno: a datagram to someone else (ERROR 5 to a stranger).
 static napi_value js_send_to(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -318,7 +428,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback callback; } functions[] = {
-    {"open", js_open}, {"send", js_send}, {"sendTo", js_send_to}, {"close", js_close},
+    {"open", js_open}, {"send", js_send}, {"sendWindow", js_send_window}, {"sendTo", js_send_to}, {"close", js_close},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value function;
