@@ -291,7 +291,7 @@ static int flush_window(transfer_socket* socket_state, size_t used, size_t segme
   if (used == 0) return 0;
   if (!socket_state->no_gso) {
     if (send_gso(socket_state, used, (uint16_t)segment_size) >= 0) return 0;
-    if (errno != EIO && errno != EINVAL && errno != ENOPROTOOPT && errno != EOPNOTSUPP) return -1;
+    if (errno != EIO && errno != EINVAL && errno != EMSGSIZE && errno != ENOPROTOOPT && errno != EOPNOTSUPP) return -1;
     socket_state->no_gso = 1;
   }
   for (size_t offset = 0; offset < used; offset += segment_size) {
