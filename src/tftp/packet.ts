@@ -130,15 +130,6 @@ export function decodePacket(buf: Buffer): DecodeResult {
   }
 }
 
-/**
- * Cheap opcode and block number peek for the per-packet hot path (an ACK per window),
- * so a transfer can skip building a packet object. Returns -1 for anything that is not a valid ACK.
- */
-export function peekAckBlock(buf: Buffer): number {
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== Opcode.ACK) return -1;
-  return buf.readUInt16BE(2);
-}
-
 function encodeStrings(opcode: number, strings: readonly string[]): Buffer {
   const parts = strings.map((s) => Buffer.from(s, 'utf8'));
   const size = 2 + parts.reduce((sum, part) => sum + part.length + 1, 0);

@@ -1,11 +1,11 @@
 // Runs one ReadTransfer on its own ephemeral UDP socket: the socket's port is the server's
 // transfer ID (RFC 1350), so only the peer that asked may drive the transfer. The socket is the
 // native one from udp-native.ts: an ACK costs one number across to JavaScript, not a dgram event.
+import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { decodePacket, encodeError, ErrorCode, Opcode } from './packet.js';
 import type { ReadTransfer, TransferAction, TransferOutcome } from './transfer.js';
 import { type NativeTransferSocket, openNativeTransferSocket } from './udp-native.js';
-import { constants } from 'node:os';
-import { getSystemErrorName } from 'node:util';
 
 /** The part of a logger a transfer uses: a pino Logger, or a proxy posting to the main thread. */
 export interface TransferLog {
@@ -123,22 +123,19 @@ export class TransferSocket {
     const window: Buffer[] = [];
     for (const action of actions) {
       if (this.ended) return;
-      if (action.kind === 'send' && Array.isArray(action.bytes) && action.bytes.length === 2) {
-        window.push(action.bytes[0] as Buffer, action.bytes[1] as Buffer);
+      if (action.kind === 'send') {
+        // A gathered send is a DATA packet, [header, payload]: the only kind the state machine splits.
+        if (Array.isArray(action.bytes)) {
+          window.push(...action.bytes);
+          continue;
+        }
+        this.flush(window);
+        this.sendToPeer(action.bytes);
         continue;
       }
       this.flush(window);
-      switch (action.kind) {
-        case 'send':
-          this.sendToPeer(action.bytes);
-          break;
-        case 'arm-timer':
-          this.armTimer(action.ms);
-          break;
-        case 'finish':
-          this.end(action.outcome);
-          break;
-      }
+      if (action.kind === 'arm-timer') this.armTimer(action.ms);
+      else this.end(action.outcome);
     }
     this.flush(window);
   }
@@ -150,8 +147,8 @@ export class TransferSocket {
     this.checkSent(errno);
   }
 
-  private sendToPeer(bytes: Buffer | Buffer[]): void {
-    this.checkSent(Array.isArray(bytes) ? this.socket.send(bytes[0] as Buffer, bytes[1]) : this.socket.send(bytes));
+  private sendToPeer(bytes: Buffer): void {
+    this.checkSent(this.socket.send(bytes));
   }
 
   private checkSent(errno: number): void {

@@ -130,19 +130,25 @@ export async function sha256File(path: string): Promise<string> {
   return sha256(await readFile(path));
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce byte for byte. */
-export function patternBytes(size: number, seed = 0x9e3779b9): Buffer {
-  const bytes = Buffer.allocUnsafe(size);
+/** A deterministic pseudo-random sequence of unsigned 32-bit numbers, so failures reproduce. */
+export function xorshift32(seed: number): () => number {
   let x = seed >>> 0 || 1;
-  let i = 0;
-  for (; i + 4 <= size; i += 4) {
+  return () => {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
     x >>>= 0;
-    bytes.writeUInt32LE(x, i);
-  }
+    return x;
+  };
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce byte for byte. */
+export function patternBytes(size: number, seed = 0x9e3779b9): Buffer {
+  const bytes = Buffer.allocUnsafe(size);
+  const next = xorshift32(seed);
+  let i = 0;
+  for (; i + 4 <= size; i += 4) bytes.writeUInt32LE(next(), i);
   for (; i < size; i++) bytes[i] = i & 0xff;
   return bytes;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodePacket, encodeAck, encodeError, encodeRequest, type TftpOption } from '../../src/tftp/packet.js';
 import { type FileServedEvent, startTftpServer, type TftpServer, type TftpServerOptions } from '../../src/tftp/server.js';
-import { CraftedClient, captureLogger, type LogRecord, makeTempDir, PINO_ERROR, patternBytes } from './helpers.js';
+import { CraftedClient, captureLogger, type LogRecord, makeTempDir, PINO_ERROR, patternBytes, xorshift32 } from './helpers.js';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let root: string;
@@ -501,15 +501,7 @@ inBothModes('fuzz: random datagrams to the listener and to a transfer port never
     victim.send(rrq('medium.bin'), h.server.port);
     const first = await victim.next();
     const tid = first.from.port;
-    let seed = 99;
-    const random = () => {
-      seed ^= seed << 13;
-      seed >>>= 0;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      seed >>>= 0;
-      return seed;
-    };
+    const random = xorshift32(99);
     const datagram = () => {
       const bytes = Buffer.allocUnsafe(random() % 80);
       for (let j = 0; j < bytes.length; j++) bytes[j] = random() % 4 === 0 ? 0 : random() & 0xff;
