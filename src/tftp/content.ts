@@ -6,10 +6,11 @@ import { closeSync, readSync } from 'node:fs';
 export interface FileContent {
   readonly size: number;
   /**
-   * Bytes [offset, offset + length), length already clamped by the caller to the file size.
-   * The returned buffer is never written again, so a send still queued in libuv stays intact.
+   * The bytes from `offset` on, at least `length` of them (length already clamped by the caller
+   * to the file size), and as many more as are at hand: the data pump keeps the buffer and asks
+   * again only past its end. The buffer is never written again.
    */
-  read(offset: number, length: number): Buffer;
+  bytesFrom(offset: number, length: number): Buffer;
   /** Frees what the content holds (a file descriptor); idempotent. */
   release(): void;
 }
@@ -21,8 +22,8 @@ export class BufferContent implements FileContent {
     return this.bytes.length;
   }
 
-  read(offset: number, length: number): Buffer {
-    return this.bytes.subarray(offset, offset + length);
+  bytesFrom(offset: number): Buffer {
+    return this.bytes.subarray(offset);
   }
 
   release(): void {}
@@ -33,7 +34,7 @@ export const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * A file too large for the cache, read from an open descriptor in chunks. Each chunk is a fresh
- * buffer (never refilled) because DATA packets sent earlier may still reference the previous one.
+ * buffer (never refilled) because the data pump may still hold the previous one.
  */
 export class StreamedFileContent implements FileContent {
   private chunk: Buffer = Buffer.alloc(0);
@@ -48,10 +49,9 @@ export class StreamedFileContent implements FileContent {
     this.fd = fd;
   }
 
-  read(offset: number, length: number): Buffer {
+  bytesFrom(offset: number, length: number): Buffer {
     if (offset < this.chunkStart || offset + length > this.chunkStart + this.chunk.length) this.fill(offset, length);
-    const start = offset - this.chunkStart;
-    return this.chunk.subarray(start, start + length);
+    return this.chunk.subarray(offset - this.chunkStart);
   }
 
   private fill(offset: number, length: number): void {

@@ -171,25 +171,6 @@ export function encodeData(block: number, payload: Uint8Array): Buffer {
   return buf;
 }
 
-/**
- * The 4-byte DATA headers of all 65536 block numbers, built once (256 KiB) and never written again:
- * a transfer sends `[dataHeader(n), slice]` without allocating or copying, and a send still queued
- * in libuv can never see its header change under it.
- */
-const DATA_HEADERS = (() => {
-  const table = Buffer.alloc(65536 * 4);
-  for (let block = 0; block < 65536; block++) {
-    table.writeUInt16BE(Opcode.DATA, block * 4);
-    table.writeUInt16BE(block, block * 4 + 2);
-  }
-  return table;
-})();
-
-export function dataHeader(block: number): Buffer {
-  const start = (block & 0xffff) * 4;
-  return DATA_HEADERS.subarray(start, start + 4);
-}
-
 export function encodeError(code: number, message: string): Buffer {
   // A NUL inside the text would end it early on the wire.
   let text = Buffer.from(message.replaceAll('\0', ' '), 'utf8');

@@ -31,9 +31,8 @@ export interface RunningTransfer {
 export async function runTransferJob(job: TransferJob, log: TransferLog, onEnd: (end: TransferEnd) => void): Promise<RunningTransfer> {
   const content = openContent(job.content);
   const transfer = new ReadTransfer({
-    content,
+    size: content.size,
     blksize: job.blksize,
-    windowsize: job.windowsize,
     timeoutMs: job.timeoutMs,
     maxRetries: job.maxRetries,
     oack: job.oack === undefined ? undefined : Buffer.from(job.oack.buffer, job.oack.byteOffset, job.oack.byteLength),
@@ -44,6 +43,7 @@ export async function runTransferJob(job: TransferJob, log: TransferLog, onEnd: 
       bindAddress: job.bindAddress,
       peer: job.peer,
       transfer,
+      data: { content, blksize: job.blksize, windowsize: job.windowsize },
       log,
       onEnd: (end) => {
         content.release();

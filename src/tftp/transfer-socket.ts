@@ -1,8 +1,9 @@
 // Runs one ReadTransfer on its own ephemeral UDP socket: the socket's port is the server's
 // transfer ID (RFC 1350), so only the peer that asked may drive the transfer. The socket is the
-// native one from udp-native.ts: an ACK costs one number across to JavaScript, not a dgram event.
+// native one from udp-native.ts, whose data pump answers ACKs with DATA without calling in here.
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
+import type { FileContent } from './content.js';
 import { decodePacket, encodeError, ErrorCode, Opcode } from './packet.js';
 import type { ReadTransfer, TransferAction, TransferOutcome } from './transfer.js';
 import { type NativeTransferSocket, openNativeTransferSocket } from './udp-native.js';
@@ -28,10 +29,15 @@ export interface TransferSocketParams {
   bindAddress: string;
   peer: Peer;
   transfer: ReadTransfer;
+  /** What the DATA phase sends, handed to the socket's data pump. */
+  data: { content: FileContent; blksize: number; windowsize: number };
   log: TransferLog;
   /** Called exactly once, after the socket is closed and the timer cleared. */
   onEnd: (end: TransferEnd) => void;
 }
+
+/** What a failed file read hands the data pump, which by then sees the transfer ended. */
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Send errors that lose one datagram, as the network could: the retransmission timer covers them.
@@ -73,7 +79,7 @@ export class TransferSocket {
   abort(detail: string): Promise<void> {
     if (!this.ended) {
       this.sendToPeer(encodeError(ErrorCode.NotDefined, detail));
-      this.end({ ok: false, reason: 'shutdown', bytes: this.params.transfer.bytesAcknowledged, detail });
+      this.end({ ok: false, reason: 'shutdown', bytes: this.bytesAcknowledged(), detail });
     }
     return Promise.resolve();
   }
@@ -110,41 +116,61 @@ export class TransferSocket {
   private guarded(step: () => readonly TransferAction[]): void {
     if (this.ended) return;
     try {
+      this.params.transfer.progress(this.socket.pumpProgress());
       this.perform(step());
     } catch (error) {
-      this.params.log.error({ err: error }, 'TFTP transfer failed');
-      this.sendToPeer(encodeError(ErrorCode.NotDefined, 'Internal server error'));
-      this.end({ ok: false, reason: 'internal-error', bytes: this.params.transfer.bytesAcknowledged, detail: (error as Error).message });
+      this.fail(error);
     }
+  }
+
+  private fail(error: unknown): void {
+    if (this.ended) return;
+    this.params.log.error({ err: error }, 'TFTP transfer failed');
+    this.sendToPeer(encodeError(ErrorCode.NotDefined, 'Internal server error'));
+    this.end({ ok: false, reason: 'internal-error', bytes: this.bytesAcknowledged(), detail: (error as Error).message });
   }
 
   private perform(actions: readonly TransferAction[]): void {
-    // The DATA packets of one window leave together (UDP GSO); anything else flushes them first.
-    const window: Buffer[] = [];
     for (const action of actions) {
       if (this.ended) return;
-      if (action.kind === 'send') {
-        // A gathered send is a DATA packet, [header, payload]: the only kind the state machine splits.
-        if (Array.isArray(action.bytes)) {
-          window.push(...action.bytes);
-          continue;
-        }
-        this.flush(window);
-        this.sendToPeer(action.bytes);
-        continue;
+      switch (action.kind) {
+        case 'send':
+          this.sendToPeer(action.bytes);
+          break;
+        case 'start-data':
+          this.startPump();
+          break;
+        case 'resend-window':
+          this.params.log.debug({ bytes: this.params.transfer.bytesAcknowledged }, 'no ACK in time, resending');
+          this.socket.resendWindow();
+          break;
+        case 'arm-timer':
+          this.armTimer(action.ms);
+          break;
+        case 'finish':
+          this.end(action.outcome);
+          break;
       }
-      this.flush(window);
-      if (action.kind === 'arm-timer') this.armTimer(action.ms);
-      else this.end(action.outcome);
     }
-    this.flush(window);
   }
 
-  private flush(window: Buffer[]): void {
-    if (window.length === 0 || this.ended) return;
-    const errno = window.length === 2 ? this.socket.send(window[0] as Buffer, window[1]) : this.socket.sendWindow(window);
-    window.length = 0;
-    this.checkSent(errno);
+  private startPump(): void {
+    const { content, blksize, windowsize } = this.params.data;
+    this.socket.startPump({
+      size: content.size,
+      blksize,
+      windowsize,
+      bytesFrom: (offset, length) => {
+        try {
+          return content.bytesFrom(offset, length);
+        } catch (error) {
+          this.fail(error); // a file that shrank or became unreadable ends this transfer only
+          return EMPTY;
+        }
+      },
+      onDone: () => this.guarded(() => this.params.transfer.dataDone()),
+      onSendError: (errno) => this.checkSent(errno),
+    });
   }
 
   private sendToPeer(bytes: Buffer): void {
@@ -152,9 +178,14 @@ export class TransferSocket {
   }
 
   private checkSent(errno: number): void {
-    if (errno === 0 || TRANSIENT_SEND_ERRORS.has(errno)) return;
+    if (errno === 0 || TRANSIENT_SEND_ERRORS.has(errno) || this.ended) return;
     const detail = `send to ${this.params.peer.address}:${this.params.peer.port} failed: ${getSystemErrorName(-errno)}`;
-    this.end({ ok: false, reason: 'socket-error', bytes: this.params.transfer.bytesAcknowledged, detail });
+    this.end({ ok: false, reason: 'socket-error', bytes: this.bytesAcknowledged(), detail });
+  }
+
+  private bytesAcknowledged(): number {
+    this.params.transfer.progress(this.socket.pumpProgress());
+    return this.params.transfer.bytesAcknowledged;
   }
 
   private armTimer(ms: number): void {
@@ -165,10 +196,7 @@ export class TransferSocket {
     }
     clearTimeout(this.timer);
     this.timerMs = ms;
-    this.timer = setTimeout(() => {
-      this.params.log.debug({ bytes: this.params.transfer.bytesAcknowledged }, 'no ACK in time, resending');
-      this.guarded(() => this.params.transfer.timerFired());
-    }, ms);
+    this.timer = setTimeout(() => this.guarded(() => this.params.transfer.timerFired()), ms);
   }
 
   private end(end: TransferEnd): void {

@@ -1,10 +1,13 @@
-// The sending side of one read transfer, as a socket-free state machine: events in (a packet from
-// the peer, the retransmission timer firing), actions out (send these bytes, arm the timer, finish).
+// The decisions of one read transfer, as a socket-free state machine: events in (an ACK of the
+// OACK, an ERROR, the DATA phase done, the retransmission timer firing), actions out (send these
+// bytes, start or resend the DATA window, arm the timer, finish).
 //
-// Blocks are counted internally as absolute numbers 1..totalBlocks and put on the wire modulo
-// 65536, so files larger than 65535 blocks roll over to block 0 (what tftp-hpa, curl and iPXE expect).
-import type { FileContent } from './content.js';
-import { dataHeader, ErrorCode, encodeError, type TftpPacket } from './packet.js';
+// The DATA phase itself (which blocks a window holds, how an ACK moves it, the 16-bit block
+// number wrap, ignoring duplicate ACKs) runs in the transfer socket's data pump
+// (src/tftp/native/udp_transfer.c), so that an ACK is answered without a trip into JavaScript.
+// This machine learns the pump's progress when its timer fires and decides whether to wait, resend
+// or give up.
+import { ErrorCode, encodeError, type TftpPacket } from './packet.js';
 
 export type TransferOutcome =
   | { ok: true; bytes: number }
@@ -20,14 +23,26 @@ export type TransferOutcome =
     };
 
 export type TransferAction =
-  | { kind: 'send'; bytes: Buffer | Buffer[] }
+  | { kind: 'send'; bytes: Buffer }
+  /** The DATA phase begins: the data pump sends the first window and answers ACKs from here on. */
+  | { kind: 'start-data' }
+  /** The current window goes again. */
+  | { kind: 'resend-window' }
   | { kind: 'arm-timer'; ms: number }
   | { kind: 'finish'; outcome: TransferOutcome };
 
+/** Where the data pump stands, as the socket reports it. */
+export interface DataProgress {
+  /** Blocks acknowledged (absolute, not modulo 65536). */
+  acked: number;
+  /** Milliseconds since the current window last left. */
+  msSinceWindowSent: number;
+}
+
 export interface TransferSettings {
-  content: FileContent;
+  /** Bytes in the file. */
+  size: number;
   blksize: number;
-  windowsize: number;
   /** Time without progress before the current window (or OACK) is sent again. */
   timeoutMs: number;
   /** Retransmissions of one window before giving up. */
@@ -42,16 +57,15 @@ const NO_ACTIONS: readonly TransferAction[] = Object.freeze([]);
 
 export class ReadTransfer {
   private phase: Phase;
-  /** Highest block the peer acknowledged (absolute). */
+  /** Highest block the peer acknowledged, as last reported by the pump. */
   private acked = 0;
-  /** Highest block sent in the current window (absolute). */
-  private sentUpTo = 0;
+  private msSinceWindowSent = 0;
   private retries = 0;
   readonly totalBlocks: number;
 
   constructor(private readonly settings: TransferSettings) {
     // A file of exactly N blocks still ends with an empty block, so the client knows it is over.
-    this.totalBlocks = Math.floor(settings.content.size / settings.blksize) + 1;
+    this.totalBlocks = Math.floor(settings.size / settings.blksize) + 1;
     this.phase = settings.oack ? 'awaiting-oack-ack' : 'sending';
   }
 
@@ -61,14 +75,14 @@ export class ReadTransfer {
 
   /** Bytes the peer has acknowledged so far. */
   get bytesAcknowledged(): number {
-    return Math.min(this.acked * this.settings.blksize, this.settings.content.size);
+    return Math.min(this.acked * this.settings.blksize, this.settings.size);
   }
 
   start(): readonly TransferAction[] {
     if (this.phase === 'awaiting-oack-ack' && this.settings.oack) {
       return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
     }
-    return this.sendWindow();
+    return [{ kind: 'start-data' }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
   }
 
   /**
@@ -80,55 +94,58 @@ export class ReadTransfer {
     return this.settings.timeoutMs * 2 ** Math.min(this.retries, 3);
   }
 
+  /** What the data pump reports; any new acknowledgement resets the retry count. */
+  progress(progress: DataProgress): void {
+    if (progress.acked > this.acked) {
+      this.acked = progress.acked;
+      this.retries = 0;
+    }
+    this.msSinceWindowSent = progress.msSinceWindowSent;
+  }
+
   receive(packet: TftpPacket): readonly TransferAction[] {
     if (packet.kind === 'ack') return this.receiveAck(packet.block);
     if (packet.kind === 'error') return this.receiveError(packet.code, packet.message);
     return NO_ACTIONS; // DATA, requests or OACK from our peer make no sense here: ignore them
   }
 
-  /** Fast path for the packet that arrives once per window; `block` is the 16-bit wire number. */
+  /** An ACK that the data pump did not take: before the DATA phase only ACK 0 (of the OACK) counts. */
   receiveAck(block: number): readonly TransferAction[] {
-    if (this.phase === 'awaiting-oack-ack') {
-      if (block !== 0) return NO_ACTIONS;
-      this.phase = 'sending';
-      this.retries = 0;
-      return this.sendWindow();
-    }
-    if (this.phase !== 'sending') return NO_ACTIONS;
-    // How far past the last acknowledged block this ACK reaches, modulo the 16-bit wrap.
-    const advance = (block - (this.acked & 0xffff)) & 0xffff;
-    // 0: a duplicate ACK. Resending on it would double every later packet (the Sorcerer's
-    // Apprentice bug, RFC 1123 4.2.3.1); only the timer resends. Beyond sentUpTo: stale or bogus.
-    if (advance === 0 || advance > this.sentUpTo - this.acked) return NO_ACTIONS;
-    this.acked += advance;
+    if (this.phase !== 'awaiting-oack-ack' || block !== 0) return NO_ACTIONS;
+    this.phase = 'sending';
     this.retries = 0;
-    if (this.acked === this.totalBlocks) {
-      this.phase = 'finished';
-      return [{ kind: 'finish', outcome: { ok: true, bytes: this.settings.content.size } }];
-    }
-    // RFC 7440: an ACK inside the window means the peer has everything up to it; the next window
-    // starts right after, including blocks of the old window it did not get.
-    return this.sendWindow();
+    return [{ kind: 'start-data' }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
+  }
+
+  /** The data pump saw the last block acknowledged. */
+  dataDone(): readonly TransferAction[] {
+    if (this.phase !== 'sending') return NO_ACTIONS;
+    this.phase = 'finished';
+    this.acked = this.totalBlocks;
+    return [{ kind: 'finish', outcome: { ok: true, bytes: this.settings.size } }];
   }
 
   timerFired(): readonly TransferAction[] {
     if (this.phase === 'finished') return NO_ACTIONS;
+    // The pump moved on since the timer was armed: wait out the rest of the interval from its last window.
+    const interval = this.retransmitInterval();
+    if (this.phase === 'sending' && this.msSinceWindowSent < interval) {
+      return [{ kind: 'arm-timer', ms: interval - this.msSinceWindowSent }];
+    }
     this.retries++;
     if (this.retries > this.settings.maxRetries) {
-      this.phase = 'finished';
       const detail =
-        this.acked + 1 === this.totalBlocks && this.sentUpTo === this.totalBlocks
+        this.phase === 'sending' && this.acked + 1 === this.totalBlocks
           ? 'no ACK for the last block (the client may have the whole file)'
           : `no answer after ${this.settings.maxRetries} retransmissions`;
+      this.phase = 'finished';
       return [
         { kind: 'send', bytes: encodeError(ErrorCode.NotDefined, 'Timed out') },
         { kind: 'finish', outcome: { ok: false, reason: 'timeout', bytes: this.bytesAcknowledged, detail } },
       ];
     }
-    if (this.phase === 'awaiting-oack-ack' && this.settings.oack) {
-      return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
-    }
-    return this.sendWindow();
+    const resend: TransferAction = this.phase === 'awaiting-oack-ack' && this.settings.oack ? { kind: 'send', bytes: this.settings.oack } : { kind: 'resend-window' };
+    return [resend, { kind: 'arm-timer', ms: this.retransmitInterval() }];
   }
 
   private receiveError(code: number, message: string): readonly TransferAction[] {
@@ -142,20 +159,5 @@ export class ReadTransfer {
         outcome: { ok: false, reason: probe ? 'size-probe' : 'peer-error', bytes: this.bytesAcknowledged, detail },
       },
     ];
-  }
-
-  /** Sends blocks acked+1 .. acked+windowsize (fewer at the end of the file) and arms the timer. */
-  private sendWindow(): TransferAction[] {
-    const { content, blksize, windowsize } = this.settings;
-    const last = Math.min(this.acked + windowsize, this.totalBlocks);
-    const actions: TransferAction[] = [];
-    for (let block = this.acked + 1; block <= last; block++) {
-      const offset = (block - 1) * blksize;
-      const length = Math.min(blksize, content.size - offset);
-      actions.push({ kind: 'send', bytes: [dataHeader(block), content.read(offset, length)] });
-    }
-    this.sentUpTo = last;
-    actions.push({ kind: 'arm-timer', ms: this.retransmitInterval() });
-    return actions;
   }
 }

@@ -6,24 +6,52 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The DATA phase of a read transfer, handed to the socket's data pump. */
+export interface DataPumpSpec {
+  /** Bytes in the file. */
+  size: number;
+  blksize: number;
+  windowsize: number;
+  /**
+   * The file's bytes from `offset`, at least `length` of them; more is better (the pump keeps the
+   * buffer and asks again only past its end). Must not throw: end the transfer instead.
+   */
+  bytesFrom(offset: number, length: number): Buffer;
+  /** The peer acknowledged the last block. */
+  onDone(): void;
+  /** A DATA send failed with this errno; the pump goes on unless the transfer is ended. */
+  onSendError(errno: number): void;
+}
+
+export interface DataPumpProgress {
+  /** Blocks the peer has acknowledged (absolute, not modulo 65536). */
+  acked: number;
+  /** Milliseconds since the current window last left (0 before the pump starts). */
+  msSinceWindowSent: number;
+}
+
 /** A transfer's UDP socket, as the addon exposes it. Sends return 0 or an errno, never throw. */
 export interface NativeTransferSocket {
   readonly localPort: number;
-  /** One datagram to the peer, header and payload gathered without a copy. */
-  send(header: Buffer, payload?: Buffer): number;
-  /**
-   * The DATA packets of a window, [header1, payload1, header2, payload2, ...], all of one size but
-   * the last, in as few system calls as UDP GSO allows (one datagram each where GSO is refused).
-   */
-  sendWindow(headersAndPayloads: Buffer[]): number;
+  /** One datagram to the peer (OACK, ERROR). */
+  send(bytes: Buffer): number;
   /** One datagram to another address (ERROR 5 to a stranger), from the transfer's port. */
   sendTo(bytes: Buffer, address: string, port: number): number;
+  /**
+   * Sends the first window; from then on every ACK from the peer that moves the window forward
+   * is answered with the next window inside the addon (UDP GSO for windows of several blocks),
+   * and such ACKs no longer reach onAck. Once per socket.
+   */
+  startPump(spec: DataPumpSpec): void;
+  /** Sends the current window again (the retransmission timer fired). */
+  resendWindow(): void;
+  pumpProgress(): DataPumpProgress;
   /** Idempotent; nothing is delivered after it. */
   close(): void;
 }
 
 export interface NativeTransferCallbacks {
-  /** A 4-byte ACK from the peer. */
+  /** An ACK from the peer while no data pump runs (the ACK of an OACK). */
   onAck(block: number): void;
   /** Any other datagram, from the peer or from anyone else. */
   onDatagram(bytes: Buffer, address: string, port: number): void;
@@ -32,9 +60,11 @@ export interface NativeTransferCallbacks {
 type Handle = { readonly __brand: 'udp_transfer' };
 interface Addon {
   open(bindAddress: string, peerAddress: string, peerPort: number, onAck: (block: number) => void, onDatagram: (bytes: Buffer, address: string, port: number) => void): [Handle, number];
-  send(handle: Handle, header: Buffer, payload?: Buffer): number;
-  sendWindow(handle: Handle, headersAndPayloads: Buffer[]): number;
+  send(handle: Handle, bytes: Buffer): number;
   sendTo(handle: Handle, bytes: Buffer, address: string, port: number): number;
+  startPump(handle: Handle, size: number, blksize: number, windowsize: number, bytesFrom: (offset: number, length: number) => Buffer, onDone: () => void, onSendError: (errno: number) => void): void;
+  resendWindow(handle: Handle): void;
+  pumpProgress(handle: Handle): [number, number];
   close(handle: Handle): void;
 }
 
@@ -61,9 +91,14 @@ export function openNativeTransferSocket(bindAddress: string, peer: { address: s
   const [handle, localPort] = native.open(bindAddress, peer.address, peer.port, callbacks.onAck, callbacks.onDatagram);
   return {
     localPort,
-    send: (header, payload) => (payload === undefined ? native.send(handle, header) : native.send(handle, header, payload)),
-    sendWindow: (headersAndPayloads) => native.sendWindow(handle, headersAndPayloads),
+    send: (bytes) => native.send(handle, bytes),
     sendTo: (bytes, address, port) => native.sendTo(handle, bytes, address, port),
+    startPump: (spec) => native.startPump(handle, spec.size, spec.blksize, spec.windowsize, spec.bytesFrom, spec.onDone, spec.onSendError),
+    resendWindow: () => native.resendWindow(handle),
+    pumpProgress: () => {
+      const [acked, msSinceWindowSent] = native.pumpProgress(handle);
+      return { acked, msSinceWindowSent };
+    },
     close: () => native.close(handle),
   };
 }

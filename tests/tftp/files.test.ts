@@ -145,19 +145,20 @@ test('FileCache evicts least recently used files beyond its byte budget and shar
   assert.equal(await load('a'), x, 'a survived');
 });
 
-test('StreamedFileContent reads any range across chunk boundaries, forwards and backwards', async () => {
+test('StreamedFileContent hands out chunks from any offset, forwards and backwards', async () => {
   const path = join(tmp.dir, 'streamed.bin');
   const bytes = patternBytes(10_000, 3);
   await writeFile(path, bytes);
   const fd = openSync(path, 'r');
   const content = new StreamedFileContent(fd, bytes.length, 3000);
   try {
-    const first = content.read(0, 512);
-    assert.deepEqual(first, bytes.subarray(0, 512));
-    assert.deepEqual(content.read(2900, 512), bytes.subarray(2900, 3412));
-    assert.deepEqual(content.read(9728, 272), bytes.subarray(9728));
-    assert.deepEqual(content.read(512, 512), bytes.subarray(512, 1024));
-    assert.deepEqual(first, bytes.subarray(0, 512), 'an earlier slice is never overwritten');
+    const first = content.bytesFrom(0, 512);
+    assert.deepEqual(first, bytes.subarray(0, 3000), 'a whole chunk from the offset');
+    assert.deepEqual(content.bytesFrom(1024, 512), bytes.subarray(1024, 3000), 'inside the chunk: no new read');
+    assert.deepEqual(content.bytesFrom(2900, 512), bytes.subarray(2900, 5900), 'past its end: a new chunk from there');
+    assert.deepEqual(content.bytesFrom(9728, 272), bytes.subarray(9728), 'the last chunk stops at the end of the file');
+    assert.deepEqual(content.bytesFrom(512, 512), bytes.subarray(512, 3512), 'backwards (a resent window)');
+    assert.deepEqual(first, bytes.subarray(0, 3000), 'an earlier chunk is never overwritten');
   } finally {
     content.release();
   }

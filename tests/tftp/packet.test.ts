@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  dataHeader,
   decodePacket,
   encodeAck,
   encodeData,
@@ -88,14 +87,6 @@ test('lenient where real clients are sloppy: NUL padding, option without value, 
   assert.deepEqual(dangling.packet.options, [{ name: 'blksize', value: '1468' }]);
   assert.deepEqual(decodePacket(bytes([0, 5, 0, 8], 'no nul')), { ok: true, packet: { kind: 'error', code: 8, message: 'no nul' } });
   assert.deepEqual(decodePacket(bytes([0, 4, 0, 9, 0, 0])), { ok: true, packet: { kind: 'ack', block: 9 } });
-});
-
-test('dataHeader covers every block number and wraps past 65535', () => {
-  assert.deepEqual(dataHeader(1), bytes([0, 3, 0, 1]));
-  assert.deepEqual(dataHeader(65535), bytes([0, 3, 255, 255]));
-  assert.deepEqual(dataHeader(65536), bytes([0, 3, 0, 0]));
-  assert.deepEqual(dataHeader(65537), bytes([0, 3, 0, 1]));
-  assert.deepEqual(Buffer.concat([dataHeader(300), Buffer.from('x')]), encodeData(300, Buffer.from('x')));
 });
 
 test('encodeError keeps the message on one NUL-terminated field and bounds its length', () => {

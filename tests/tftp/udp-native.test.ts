@@ -50,27 +50,30 @@ test('ACKs from the peer arrive as block numbers; everything else as bytes with 
 
   await send(peer, [0, 4, 0x12, 0x34], socket.localPort);
   await received(1);
-  await send(peer, [0, 4, 0, 7, 0], socket.localPort); // a padded ACK is not the fast path
+  await send(peer, [0, 4, 0, 7, 0], socket.localPort); // a padded ACK is still an ACK
   await received(2);
   await send(stranger, [0, 4, 0, 1], socket.localPort); // an ACK from anyone else is not the peer's
   await received(3);
+  await send(peer, [0, 5, 0, 1, 0], socket.localPort); // ERROR from the peer
+  await received(4);
   assert.deepEqual(events, [
     { ack: 0x1234 },
-    { bytes: [0, 4, 0, 7, 0], address: '127.0.0.1', port: peer.address().port },
+    { ack: 7 },
     { bytes: [0, 4, 0, 1], address: '127.0.0.1', port: stranger.address().port },
+    { bytes: [0, 5, 0, 1, 0], address: '127.0.0.1', port: peer.address().port },
   ]);
 });
 
-test('send gathers header and payload into one datagram to the peer; sendTo reaches others from the same port', async (t) => {
+test('send reaches the peer and sendTo reaches others, both from the transfer\'s port', async (t) => {
   const [peer, stranger] = await peers(t, 2) as [Socket, Socket];
   const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, { onAck: () => {}, onDatagram: () => {} });
   t.after(() => socket.close());
 
   const atPeer = nextMessage(peer);
-  assert.equal(socket.send(Buffer.from([0, 3, 0, 1]), Buffer.from('payload')), 0);
-  const data = await atPeer;
-  assert.deepEqual(data.bytes, Buffer.concat([Buffer.from([0, 3, 0, 1]), Buffer.from('payload')]));
-  assert.equal(data.from.port, socket.localPort);
+  assert.equal(socket.send(Buffer.from([0, 6, 0x74, 0x73, 0x69, 0x7a, 0x65, 0, 0x31, 0])), 0);
+  const oack = await atPeer;
+  assert.deepEqual([...oack.bytes], [0, 6, 0x74, 0x73, 0x69, 0x7a, 0x65, 0, 0x31, 0]);
+  assert.equal(oack.from.port, socket.localPort);
 
   const atStranger = nextMessage(stranger);
   assert.equal(socket.sendTo(Buffer.from([0, 5, 0, 5, 0]), '127.0.0.1', stranger.address().port), 0);
@@ -145,32 +148,4 @@ test('a worker thread that ends with a socket still open closes it instead of ab
     reuse.bind(port, '127.0.0.1', resolve);
   });
   reuse.close();
-});
-
-test('sendWindow delivers every DATA packet of a window as its own datagram, in order, whatever the sizes', async (t) => {
-  const [peer] = (await peers(t, 1)) as [Socket];
-  const socket = openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: peer.address().port }, { onAck: () => {}, onDatagram: () => {} });
-  t.after(() => socket.close());
-  const received: Buffer[] = [];
-  peer.on('message', (bytes) => received.push(bytes));
-  const packet = (block: number, size: number) => [Buffer.from([0, 3, block >> 8, block & 0xff]), Buffer.alloc(size, block & 0xff)];
-  const windows = [
-    { name: '16 full blocks and a short last one', sizes: [...Array(16).fill(1468), 700] },
-    { name: 'more blocks than one GSO send takes', sizes: Array(100).fill(512) },
-    { name: 'blocks too large to batch (loopback blksize)', sizes: [65464, 65464, 10] },
-    { name: 'an empty last block', sizes: [512, 512, 0] },
-  ];
-  for (const window of windows) {
-    received.length = 0;
-    const parts = window.sizes.flatMap((size, index) => packet(index + 1, size));
-    assert.equal(socket.sendWindow(parts), 0, window.name);
-    const deadline = Date.now() + 5000;
-    while (received.length < window.sizes.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.deepEqual(
-      received.map((bytes) => bytes.length),
-      window.sizes.map((size) => size + 4),
-      window.name,
-    );
-    received.forEach((bytes, index) => assert.deepEqual(bytes, Buffer.concat(packet(index + 1, window.sizes[index] as number)), `${window.name}: block ${index + 1}`));
-  }
 });

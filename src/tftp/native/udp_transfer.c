@@ -1,10 +1,17 @@
 // The hot path of a TFTP transfer socket: one non-blocking UDP socket per transfer, watched by
 // the calling thread's libuv loop. Node's dgram turns every datagram into a Buffer, an address
 // object and an event, which doubled kickstand's CPU per block against tftpd-hpa (see
-// docs/BENCHMARKS.md). Here an ACK from the transfer's peer reaches JavaScript as one number,
-// and DATA leaves with one sendmsg() of header + payload, no copy. Everything else (strangers,
-// errors, malformed packets) is handed to JavaScript as bytes + address, as dgram would.
-// Linux/BSD sockets only; no TFTP logic lives here.
+// docs/BENCHMARKS.md).
+//
+// The DATA phase runs here as a "data pump": JavaScript starts it with the file's size, blksize
+// and windowsize, and from then on an ACK from the peer that moves the window forward is answered
+// with the next window in C, without a trip into JavaScript (which cost a lock-step transfer
+// ~15 µs per block of latency). Everything that is a decision stays in JavaScript
+// (src/tftp/transfer.ts): options and the OACK, when to retransmit and when to give up, errors,
+// the outcome. JavaScript hears from the pump when the last block is acknowledged, when it needs
+// more of the file, and when a send fails; it asks for the progress when its timer fires.
+// Everything else that arrives (strangers, ERROR, malformed packets) is handed to JavaScript as
+// bytes + address, as dgram would. Linux/BSD sockets only.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -23,6 +30,27 @@
 // Datagrams read per readiness event before yielding to the loop, so one busy peer cannot starve others.
 #define READS_PER_EVENT 64
 
+/** The DATA phase of one read transfer; blocks are absolute (1..total_blocks), the wire has them modulo 65536. */
+typedef struct {
+  int started;  // startPump() was called (once per socket)
+  int active;  // started and not yet fully acknowledged
+  uint32_t blksize;
+  uint32_t windowsize;
+  uint64_t size;  // bytes in the file
+  uint64_t total_blocks;  // a file of exactly N blocks still ends with an empty block
+  uint64_t acked;  // highest block the peer acknowledged
+  uint64_t sent_up_to;  // highest block of the window last sent
+  uint64_t window_sent_at;  // loop time (ms) the current window last left
+  // The part of the file JavaScript handed over last (the whole file when it is in memory).
+  napi_ref chunk_ref;
+  const unsigned char* chunk;
+  uint64_t chunk_start;
+  size_t chunk_len;
+  napi_ref bytes_from;  // (offset, length) -> Buffer holding at least length bytes from offset
+  napi_ref on_done;  // () : the last block was acknowledged
+  napi_ref on_send_error;  // (errno) : JavaScript decides whether the transfer survives it
+} data_pump;
+
 typedef struct {
   uv_poll_t poll;
   int fd;
@@ -34,6 +62,8 @@ typedef struct {
   // instead of aborting on a libuv loop that still holds the handle.
   napi_async_cleanup_hook_handle cleanup_hook;
   napi_env env;
+  uv_loop_t* loop;
+  data_pump pump;
   napi_ref on_ack;
   napi_ref on_datagram;
   napi_async_context async_context;
@@ -96,22 +126,188 @@ static int is_peer(const transfer_socket* socket, const struct sockaddr_storage*
   return a->sin6_port == b->sin6_port && memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
 }
 
-/** Calls a JavaScript callback as a libuv event would: async context kept, microtasks run after. */
-static void deliver(transfer_socket* socket, napi_ref callback, size_t argc, napi_value* argv) {
+static int buffer_of(napi_env env, napi_value value, struct iovec* iov) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) return -1;
+  return napi_get_buffer_info(env, value, &iov->iov_base, &iov->iov_len) == napi_ok ? 0 : -1;
+}
+
+/**
+ * Calls a JavaScript callback as a libuv event would: async context kept, microtasks run after.
+ * Returns its result, or NULL when it threw (reported as an event handler's exception would be).
+ */
+static napi_value deliver(transfer_socket* socket, napi_ref callback, size_t argc, napi_value* argv) {
   napi_env env = socket->env;
   napi_value receiver, function, result;
   napi_get_global(env, &receiver);  // MakeCallback wants an object as `this`
   napi_get_reference_value(env, callback, &function);
-  if (napi_make_callback(env, socket->async_context, receiver, function, argc, argv, &result) != napi_ok) {
-    // A throwing callback is a bug in kickstand: report it the way an event handler's would be.
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_fatal_exception(env, error);
-    }
+  if (napi_make_callback(env, socket->async_context, receiver, function, argc, argv, &result) == napi_ok) return result;
+  // A throwing callback is a bug in kickstand: report it the way an event handler's would be.
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
   }
+  return NULL;
+}
+
+static ssize_t send_one(transfer_socket* socket_state, struct iovec* iov, int count) {
+  struct msghdr message = {0};
+  message.msg_name = &socket_state->peer;
+  message.msg_namelen = socket_state->peer_len;
+  message.msg_iov = iov;
+  message.msg_iovlen = count;
+  return sendmsg(socket_state->fd, &message, 0);
+}
+
+// UDP GSO: a whole window goes down the send path as one buffer the kernel (or the NIC) cuts into
+// datagrams of gso_size bytes, the last one possibly shorter. Linux caps segments per call.
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
+
+static __thread unsigned char window_buffer[GSO_MAX_BYTES];
+
+static ssize_t send_gso(transfer_socket* socket_state, size_t length, uint16_t segment_size) {
+  struct iovec iov = {window_buffer, length};
+  char control[CMSG_SPACE(sizeof(uint16_t))] = {0};
+  struct msghdr message = {0};
+  message.msg_name = &socket_state->peer;
+  message.msg_namelen = socket_state->peer_len;
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  cmsg->cmsg_level = SOL_UDP;
+  cmsg->cmsg_type = UDP_SEGMENT;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  memcpy(CMSG_DATA(cmsg), &segment_size, sizeof segment_size);
+  return sendmsg(socket_state->fd, &message, 0);
+}
+
+/** DATA packets gathered into window_buffer, to leave in as few system calls as GSO allows. */
+typedef struct {
+  transfer_socket* socket;
+  size_t used;
+  size_t segment_size;
+  uint32_t segments;
+} window_batch;
+
+/**
+ * Sends the gathered packets: one datagram as it is, several with one GSO call or, when the kernel
+ * or the device refuses GSO (no UDP_SEGMENT, no checksum offload, a segment above the path MTU),
+ * one datagram per segment from now on. Returns -1 with errno set only for errors a
+ * per-datagram send would also have.
+ */
+static int batch_flush(window_batch* batch) {
+  transfer_socket* socket_state = batch->socket;
+  size_t used = batch->used, segment_size = batch->segment_size;
+  uint32_t segments = batch->segments;
+  batch->used = 0;
+  batch->segments = 0;
+  if (segments == 0) return 0;
+  if (segments > 1 && !socket_state->no_gso) {
+    if (send_gso(socket_state, used, (uint16_t)segment_size) >= 0) return 0;
+    if (errno != EIO && errno != EINVAL && errno != EMSGSIZE && errno != ENOPROTOOPT && errno != EOPNOTSUPP) return -1;
+    socket_state->no_gso = 1;
+  }
+  for (size_t offset = 0; offset < used; offset += segment_size) {
+    struct iovec iov = {window_buffer + offset, used - offset < segment_size ? used - offset : segment_size};
+    if (send_one(socket_state, &iov, 1) < 0) return -1;
+  }
+  return 0;
+}
+
+/** Adds one DATA packet (header + payload); packets of a batch are all of one size but the last. */
+static int batch_add(window_batch* batch, const unsigned char* header, size_t header_len, const unsigned char* payload, size_t payload_len) {
+  size_t size = header_len + payload_len;
+  if (size > GSO_MAX_BYTES) {  // a blksize only loopback allows: no batching
+    struct iovec iov[2] = {{(void*)header, header_len}, {(void*)payload, payload_len}};
+    if (batch_flush(batch) < 0 || send_one(batch->socket, iov, 2) < 0) return -1;
+    return 0;
+  }
+  // Only the last segment of a GSO send may be shorter than the first.
+  if (batch->segments > 0 && (size > batch->segment_size || batch->used + size > GSO_MAX_BYTES || batch->segments == GSO_MAX_SEGMENTS)) {
+    if (batch_flush(batch) < 0) return -1;
+  }
+  if (batch->segments == 0) batch->segment_size = size;
+  memcpy(window_buffer + batch->used, header, header_len);
+  memcpy(window_buffer + batch->used + header_len, payload, payload_len);
+  batch->used += size;
+  batch->segments++;
+  return size < batch->segment_size ? batch_flush(batch) : 0;
+}
+
+static void pump_send_error(transfer_socket* socket_state, int err) {
+  napi_value code;
+  napi_create_int32(socket_state->env, err, &code);
+  deliver(socket_state, socket_state->pump.on_send_error, 1, &code);
+}
+
+/** Makes the pump's chunk cover [offset, offset + length) by asking JavaScript; 0 when the transfer ended meanwhile. */
+static int pump_fetch(transfer_socket* socket_state, uint64_t offset, size_t length) {
+  data_pump* pump = &socket_state->pump;
+  napi_env env = socket_state->env;
+  napi_value argv[2];
+  napi_create_double(env, (double)offset, &argv[0]);
+  napi_create_uint32(env, (uint32_t)length, &argv[1]);
+  napi_value bytes = deliver(socket_state, pump->bytes_from, 2, argv);
+  if (socket_state->closed) return 0;  // JavaScript ended the transfer (the file could not be read)
+  struct iovec iov;
+  if (bytes == NULL || buffer_of(env, bytes, &iov) != 0 || iov.iov_len < length) {
+    pump_send_error(socket_state, EINVAL);  // a bug on the JavaScript side; ends the transfer there
+    return 0;
+  }
+  if (pump->chunk_ref != NULL) napi_delete_reference(env, pump->chunk_ref);
+  napi_create_reference(env, bytes, 1, &pump->chunk_ref);
+  pump->chunk = iov.iov_base;
+  pump->chunk_start = offset;
+  pump->chunk_len = iov.iov_len;
+  return 1;
+}
+
+/** Sends blocks acked+1 .. acked+windowsize (fewer at the end of the file). */
+static void pump_send_window(transfer_socket* socket_state) {
+  data_pump* pump = &socket_state->pump;
+  uint64_t last = pump->acked + pump->windowsize;
+  if (last > pump->total_blocks) last = pump->total_blocks;
+  pump->sent_up_to = last;
+  pump->window_sent_at = uv_now(socket_state->loop);
+  window_batch batch = {socket_state, 0, 0, 0};
+  for (uint64_t block = pump->acked + 1; block <= last; block++) {
+    uint64_t offset = (block - 1) * pump->blksize;
+    size_t length = pump->size - offset < pump->blksize ? (size_t)(pump->size - offset) : pump->blksize;
+    if (offset < pump->chunk_start || offset + length > pump->chunk_start + pump->chunk_len) {
+      // Gathered packets may point into the chunk about to be replaced: send them first.
+      if (batch_flush(&batch) < 0) return pump_send_error(socket_state, errno);
+      if (!pump_fetch(socket_state, offset, length)) return;
+    }
+    unsigned char header[4] = {0, 3, (unsigned char)(block >> 8), (unsigned char)block};
+    if (batch_add(&batch, header, sizeof header, pump->chunk + (offset - pump->chunk_start), length) < 0) return pump_send_error(socket_state, errno);
+  }
+  if (batch_flush(&batch) < 0) pump_send_error(socket_state, errno);
+}
+
+/** An ACK from the peer while pumping; `block` is the 16-bit wire number. */
+static void pump_ack(transfer_socket* socket_state, unsigned block) {
+  data_pump* pump = &socket_state->pump;
+  // How far past the last acknowledged block this ACK reaches, modulo the 16-bit wrap.
+  uint64_t advance = (block - (unsigned)(pump->acked & 0xffff)) & 0xffff;
+  // 0: a duplicate ACK. Resending on it would double every later packet (the Sorcerer's
+  // Apprentice bug, RFC 1123 4.2.3.1); only the retransmission timer resends. Beyond the window
+  // sent: stale or bogus.
+  if (advance == 0 || advance > pump->sent_up_to - pump->acked) return;
+  pump->acked += advance;
+  if (pump->acked == pump->total_blocks) {
+    pump->active = 0;
+    deliver(socket_state, pump->on_done, 0, NULL);
+    return;
+  }
+  // RFC 7440: an ACK inside the window means the peer has everything up to it; the next window
+  // starts right after, including blocks of the old window it did not get.
+  pump_send_window(socket_state);
 }
 
 static void on_readable(uv_poll_t* handle, int status, int events) {
@@ -125,10 +321,16 @@ static void on_readable(uv_poll_t* handle, int status, int events) {
     if (n < 0) break;  // EAGAIN: drained. Other errors (ICMP reports) are of no use to a sender that times out anyway.
     napi_handle_scope scope;
     napi_open_handle_scope(env, &scope);
-    if (n == 4 && bytes[0] == 0 && bytes[1] == 4 && is_peer(socket, &from)) {
-      napi_value block;
-      napi_create_uint32(env, ((unsigned)bytes[2] << 8) | bytes[3], &block);
-      deliver(socket, socket->on_ack, 1, &block);
+    // An ACK: opcode 4 and a block number (bytes after it, as some clients pad, are ignored).
+    if (n >= 4 && bytes[0] == 0 && bytes[1] == 4 && is_peer(socket, &from)) {
+      unsigned block = ((unsigned)bytes[2] << 8) | bytes[3];
+      if (socket->pump.active) {
+        pump_ack(socket, block);
+      } else {
+        napi_value value;
+        napi_create_uint32(env, block, &value);
+        deliver(socket, socket->on_ack, 1, &value);
+      }
     } else {
       char address[INET6_ADDRSTRLEN] = "";
       const void* raw = from.ss_family == AF_INET ? (const void*)&((struct sockaddr_in*)&from)->sin_addr
@@ -155,12 +357,6 @@ static transfer_socket* unwrap(napi_env env, napi_value value) {
     return NULL;
   }
   return (transfer_socket*)pointer;
-}
-
-static int buffer_of(napi_env env, napi_value value, struct iovec* iov) {
-  bool is_buffer = false;
-  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) return -1;
-  return napi_get_buffer_info(env, value, &iov->iov_base, &iov->iov_len) == napi_ok ? 0 : -1;
 }
 
 // open(bindAddress, peerAddress, peerPort, onAck(block), onDatagram(bytes, address, port)) -> [socket, localPort]
@@ -203,9 +399,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   CALL(napi_async_init(env, NULL, resource_name, &socket_state->async_context));
   CALL(napi_create_reference(env, argv[3], 1, &socket_state->on_ack));
   CALL(napi_create_reference(env, argv[4], 1, &socket_state->on_datagram));
-  uv_loop_t* loop;
-  CALL(napi_get_uv_event_loop(env, &loop));
-  uv_poll_init(loop, &socket_state->poll, fd);
+  CALL(napi_get_uv_event_loop(env, &socket_state->loop));
+  uv_poll_init(socket_state->loop, &socket_state->poll, fd);
   socket_state->poll.data = socket_state;
   uv_poll_start(&socket_state->poll, UV_READABLE, on_readable);
   CALL(napi_add_async_cleanup_hook(env, on_environment_cleanup, socket_state, &socket_state->cleanup_hook));
@@ -223,137 +418,79 @@ static napi_value send_result(napi_env env, ssize_t sent) {
   return result;
 }
 
-// send(socket, header, payload?) -> 0 or an errno: one datagram to the peer, the buffers gathered.
+// send(socket, bytes) -> 0 or an errno: one datagram to the peer (OACK, ERROR).
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc > 0 ? unwrap(env, argv[0]) : NULL;
-  if (socket_state == NULL) return NULL;
-  struct iovec iov[2];
-  int count = 0;
-  for (size_t i = 1; i < argc && i < 3; i++) {
-    if (buffer_of(env, argv[i], &iov[count]) != 0) {
-      napi_throw_type_error(env, NULL, "send() takes Buffers");
-      return NULL;
-    }
-    count++;
-  }
-  if (socket_state->closed) return send_result(env, (errno = EBADF, -1));
-  struct msghdr message = {0};
-  message.msg_name = &socket_state->peer;
-  message.msg_namelen = socket_state->peer_len;
-  message.msg_iov = iov;
-  message.msg_iovlen = count;
-  return send_result(env, sendmsg(socket_state->fd, &message, 0));
-}
-
-// UDP GSO: a whole window goes down the send path as one buffer the kernel (or the NIC) cuts into
-// datagrams of gso_size bytes, the last one possibly shorter. Linux caps segments per call.
-#define GSO_MAX_SEGMENTS 64
-#define GSO_MAX_BYTES 65000
-
-static __thread unsigned char window_buffer[GSO_MAX_BYTES];
-
-static ssize_t send_gso(transfer_socket* socket_state, size_t length, uint16_t segment_size) {
-  struct iovec iov = {window_buffer, length};
-  char control[CMSG_SPACE(sizeof(uint16_t))] = {0};
-  struct msghdr message = {0};
-  message.msg_name = &socket_state->peer;
-  message.msg_namelen = socket_state->peer_len;
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
-  cmsg->cmsg_level = SOL_UDP;
-  cmsg->cmsg_type = UDP_SEGMENT;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-  memcpy(CMSG_DATA(cmsg), &segment_size, sizeof segment_size);
-  return sendmsg(socket_state->fd, &message, 0);
-}
-
-static ssize_t send_one(transfer_socket* socket_state, struct iovec* iov, int count) {
-  struct msghdr message = {0};
-  message.msg_name = &socket_state->peer;
-  message.msg_namelen = socket_state->peer_len;
-  message.msg_iov = iov;
-  message.msg_iovlen = count;
-  return sendmsg(socket_state->fd, &message, 0);
-}
-
-/**
- * Sends the batched segments: one GSO call, or, when the kernel or the device refuses GSO (no
- * UDP_SEGMENT, no checksum offload, a segment above the path MTU), one datagram per segment
- * from now on. Returns -1 with errno set only for errors a per-datagram send would also have.
- */
-static int flush_window(transfer_socket* socket_state, size_t used, size_t segment_size) {
-  if (used == 0) return 0;
-  if (!socket_state->no_gso) {
-    if (send_gso(socket_state, used, (uint16_t)segment_size) >= 0) return 0;
-    if (errno != EIO && errno != EINVAL && errno != EMSGSIZE && errno != ENOPROTOOPT && errno != EOPNOTSUPP) return -1;
-    socket_state->no_gso = 1;
-  }
-  for (size_t offset = 0; offset < used; offset += segment_size) {
-    struct iovec iov = {window_buffer + offset, used - offset < segment_size ? used - offset : segment_size};
-    if (send_one(socket_state, &iov, 1) < 0) return -1;
-  }
-  return 0;
-}
-
-// sendWindow(socket, [header1, payload1, header2, payload2, ...]) -> 0 or an errno: the DATA packets
-// of one window, all of one size but the last. They are copied into one buffer and sent with GSO
-// (a memcpy is far cheaper than a trip down the network stack per datagram).
-static napi_value js_send_window(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   transfer_socket* socket_state = argc == 2 ? unwrap(env, argv[0]) : NULL;
   if (socket_state == NULL) return NULL;
-  uint32_t length = 0;
-  bool is_array = false;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &length) != napi_ok || length % 2 != 0) {
-    napi_throw_type_error(env, NULL, "sendWindow() takes an array of header, payload Buffer pairs");
+  struct iovec iov;
+  if (buffer_of(env, argv[1], &iov) != 0) {
+    napi_throw_type_error(env, NULL, "send() takes a Buffer");
     return NULL;
   }
   if (socket_state->closed) return send_result(env, (errno = EBADF, -1));
-  size_t used = 0, segment_size = 0;
-  uint32_t segments = 0;
-  for (uint32_t i = 0; i < length / 2; i++) {
-    struct iovec iov[2];
-    for (uint32_t part = 0; part < 2; part++) {
-      napi_value element;
-      CALL(napi_get_element(env, argv[1], 2 * i + part, &element));
-      if (buffer_of(env, element, &iov[part]) != 0) {
-        napi_throw_type_error(env, NULL, "sendWindow() takes Buffers");
-        return NULL;
-      }
-    }
-    size_t size = iov[0].iov_len + iov[1].iov_len;
-    if (size > GSO_MAX_BYTES) {  // a blksize only loopback allows: no batching
-      if (flush_window(socket_state, used, segment_size) < 0 || send_one(socket_state, iov, 2) < 0) return send_result(env, -1);
-      used = 0;
-      segments = 0;
-      continue;
-    }
-    // Only the last segment of a GSO send may be shorter than the first.
-    if (segments > 0 && (size > segment_size || used + size > GSO_MAX_BYTES || segments == GSO_MAX_SEGMENTS)) {
-      if (flush_window(socket_state, used, segment_size) < 0) return send_result(env, -1);
-      used = 0;
-      segments = 0;
-    }
-    if (segments == 0) segment_size = size;
-    memcpy(window_buffer + used, iov[0].iov_base, iov[0].iov_len);
-    memcpy(window_buffer + used + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
-    used += size;
-    segments++;
-    if (size < segment_size) {
-      if (flush_window(socket_state, used, segment_size) < 0) return send_result(env, -1);
-      used = 0;
-      segments = 0;
-    }
+  return send_result(env, send_one(socket_state, &iov, 1));
+}
+
+// startPump(socket, size, blksize, windowsize, bytesFrom(offset, length), onDone(), onSendError(errno)):
+// sends the first window; from here ACKs from the peer drive the DATA phase.
+static napi_value js_start_pump(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  transfer_socket* socket_state = argc == 7 ? unwrap(env, argv[0]) : NULL;
+  if (socket_state == NULL) return NULL;
+  data_pump* pump = &socket_state->pump;
+  int64_t size;
+  uint32_t blksize, windowsize;
+  CALL(napi_get_value_int64(env, argv[1], &size));
+  CALL(napi_get_value_uint32(env, argv[2], &blksize));
+  CALL(napi_get_value_uint32(env, argv[3], &windowsize));
+  if (size < 0 || blksize == 0 || windowsize == 0 || pump->started) {
+    napi_throw_range_error(env, NULL, "startPump() needs size >= 0, blksize and windowsize >= 1, and runs once per socket");
+    return NULL;
   }
-  return send_result(env, flush_window(socket_state, used, segment_size));
+  if (socket_state->closed) return NULL;
+  pump->size = (uint64_t)size;
+  pump->blksize = blksize;
+  pump->windowsize = windowsize;
+  pump->total_blocks = pump->size / blksize + 1;
+  CALL(napi_create_reference(env, argv[4], 1, &pump->bytes_from));
+  CALL(napi_create_reference(env, argv[5], 1, &pump->on_done));
+  CALL(napi_create_reference(env, argv[6], 1, &pump->on_send_error));
+  pump->started = 1;
+  pump->active = 1;
+  pump_send_window(socket_state);
+  return NULL;
+}
+
+// resendWindow(socket): the retransmission timer fired without progress; the window goes again.
+static napi_value js_resend_window(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  transfer_socket* socket_state = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  if (socket_state != NULL && socket_state->pump.active && !socket_state->closed) pump_send_window(socket_state);
+  return NULL;
+}
+
+// pumpProgress(socket) -> [blocks acknowledged, ms since the current window last left]
+static napi_value js_pump_progress(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  transfer_socket* socket_state = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  if (socket_state == NULL) return NULL;
+  const data_pump* pump = &socket_state->pump;
+  napi_value result, acked, idle;
+  CALL(napi_create_double(env, (double)pump->acked, &acked));
+  CALL(napi_create_double(env, !pump->started || socket_state->closed ? 0 : (double)(uv_now(socket_state->loop) - pump->window_sent_at), &idle));
+  CALL(napi_create_array_with_length(env, 2, &result));
+  CALL(napi_set_element(env, result, 0, acked));
+  CALL(napi_set_element(env, result, 1, idle));
+  return result;
 }
 
 // sendTo(socket, bytes, address, port) -> 0 or an errno: a datagram to someone else (ERROR 5 to a stranger).
@@ -397,6 +534,13 @@ static void close_socket(napi_env env, transfer_socket* socket_state) {
   socket_state->closed = 1;
   napi_delete_reference(env, socket_state->on_ack);
   napi_delete_reference(env, socket_state->on_datagram);
+  data_pump* pump = &socket_state->pump;
+  pump->active = 0;
+  napi_ref pump_refs[] = {pump->chunk_ref, pump->bytes_from, pump->on_done, pump->on_send_error};
+  for (size_t i = 0; i < sizeof pump_refs / sizeof pump_refs[0]; i++)
+    if (pump_refs[i] != NULL) napi_delete_reference(env, pump_refs[i]);
+  pump->chunk = NULL;
+  pump->chunk_len = 0;
   napi_async_destroy(env, socket_state->async_context);
   uv_poll_stop(&socket_state->poll);
   uv_close((uv_handle_t*)&socket_state->poll, on_closed);
@@ -428,7 +572,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback callback; } functions[] = {
-    {"open", js_open}, {"send", js_send}, {"sendWindow", js_send_window}, {"sendTo", js_send_to}, {"close", js_close},
+    {"open", js_open}, {"send", js_send}, {"sendTo", js_send_to}, {"startPump", js_start_pump},
+    {"resendWindow", js_resend_window}, {"pumpProgress", js_pump_progress}, {"close", js_close},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value function;
