@@ -359,6 +359,20 @@ static transfer_socket* unwrap(napi_env env, napi_value value) {
   return (transfer_socket*)pointer;
 }
 
+/**
+ * Reads a call's arguments into argv: exactly `count` of them, the first a transfer socket.
+ * NULL, with a JavaScript exception pending, when they are not.
+ */
+static transfer_socket* socket_call(napi_env env, napi_callback_info info, size_t count, napi_value* argv) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != count) {
+    napi_throw_type_error(env, NULL, "wrong number of arguments");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
+}
+
 // open(bindAddress, peerAddress, peerPort, onAck(block), onDatagram(bytes, address, port)) -> [socket, localPort]
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -420,10 +434,8 @@ static napi_value send_result(napi_env env, ssize_t sent) {
 
 // send(socket, bytes) -> 0 or an errno: one datagram to the peer (OACK, ERROR).
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc == 2 ? unwrap(env, argv[0]) : NULL;
+  transfer_socket* socket_state = socket_call(env, info, 2, argv);
   if (socket_state == NULL) return NULL;
   struct iovec iov;
   if (buffer_of(env, argv[1], &iov) != 0) {
@@ -437,10 +449,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 // startPump(socket, size, blksize, windowsize, bytesFrom(offset, length), onDone(), onSendError(errno)):
 // sends the first window; from here ACKs from the peer drive the DATA phase.
 static napi_value js_start_pump(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc == 7 ? unwrap(env, argv[0]) : NULL;
+  transfer_socket* socket_state = socket_call(env, info, 7, argv);
   if (socket_state == NULL) return NULL;
   data_pump* pump = &socket_state->pump;
   int64_t size;
@@ -468,20 +478,16 @@ static napi_value js_start_pump(napi_env env, napi_callback_info info) {
 
 // resendWindow(socket): the retransmission timer fired without progress; the window goes again.
 static napi_value js_resend_window(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  transfer_socket* socket_state = socket_call(env, info, 1, argv);
   if (socket_state != NULL && socket_state->pump.active && !socket_state->closed) pump_send_window(socket_state);
   return NULL;
 }
 
 // pumpProgress(socket) -> [blocks acknowledged, ms since the current window last left]
 static napi_value js_pump_progress(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  transfer_socket* socket_state = socket_call(env, info, 1, argv);
   if (socket_state == NULL) return NULL;
   const data_pump* pump = &socket_state->pump;
   napi_value result, acked, idle;
@@ -495,10 +501,8 @@ static napi_value js_pump_progress(napi_env env, napi_callback_info info) {
 
 // sendTo(socket, bytes, address, port) -> 0 or an errno: a datagram to someone else (ERROR 5 to a stranger).
 static napi_value js_send_to(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc == 4 ? unwrap(env, argv[0]) : NULL;
+  transfer_socket* socket_state = socket_call(env, info, 4, argv);
   if (socket_state == NULL) return NULL;
   struct iovec iov;
   char address_text[INET6_ADDRSTRLEN + 1];
@@ -562,10 +566,8 @@ static void on_collected(napi_env env, void* data, void* hint) {
 
 // close(socket): idempotent.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  transfer_socket* socket_state = argc == 1 ? unwrap(env, argv[0]) : NULL;
+  transfer_socket* socket_state = socket_call(env, info, 1, argv);
   if (socket_state != NULL) close_socket(env, socket_state);
   return NULL;
 }
