@@ -127,10 +127,12 @@ export class ReadTransfer {
 
   timerFired(): readonly TransferAction[] {
     if (this.phase === 'finished') return NO_ACTIONS;
-    // The pump moved on since the timer was armed: wait out the rest of the interval from its last window.
+    // The current window is younger than the interval (the pump moved on, or a backed-off resend
+    // is not due yet): look again when it is due, but no later than one base timeout from now, so
+    // that a window lost right after progress is resent after 1x, not after a backed-off 8x.
     const interval = this.retransmitInterval();
     if (this.phase === 'sending' && this.msSinceWindowSent < interval) {
-      return [{ kind: 'arm-timer', ms: interval - this.msSinceWindowSent }];
+      return [{ kind: 'arm-timer', ms: Math.min(interval - this.msSinceWindowSent, this.settings.timeoutMs) }];
     }
     this.retries++;
     if (this.retries > this.settings.maxRetries) {
@@ -144,8 +146,10 @@ export class ReadTransfer {
         { kind: 'finish', outcome: { ok: false, reason: 'timeout', bytes: this.bytesAcknowledged, detail } },
       ];
     }
-    const resend: TransferAction = this.phase === 'awaiting-oack-ack' && this.settings.oack ? { kind: 'send', bytes: this.settings.oack } : { kind: 'resend-window' };
-    return [resend, { kind: 'arm-timer', ms: this.retransmitInterval() }];
+    if (this.phase === 'awaiting-oack-ack' && this.settings.oack) {
+      return [{ kind: 'send', bytes: this.settings.oack }, { kind: 'arm-timer', ms: this.retransmitInterval() }];
+    }
+    return [{ kind: 'resend-window' }, { kind: 'arm-timer', ms: this.settings.timeoutMs }];
   }
 
   private receiveError(code: number, message: string): readonly TransferAction[] {

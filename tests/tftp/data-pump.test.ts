@@ -69,6 +69,15 @@ async function startPump(t: TestContext, size: number, spec: Partial<DataPumpSpe
 
 const blocks = (packets: Array<{ block: number }>) => packets.map((p) => p.block);
 
+/** Waits until the pump has reported the last block acknowledged; fails instead of hanging. */
+async function doneReported(pump: Pump): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (pump.done() === 0) {
+    if (Date.now() > deadline) assert.fail('the pump never reported the last block acknowledged');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 /** ACKs the last block of every window until the pump reports done; returns the wire block numbers and the bytes. */
 async function receiveAll(pump: Pump, windowsize: number): Promise<{ wire: number[]; bytes: Buffer }> {
   const wire: number[] = [];
@@ -80,7 +89,7 @@ async function receiveAll(pump: Pump, windowsize: number): Promise<{ wire: numbe
     parts.push(...window.map((p) => p.payload));
     pump.ack(wire.at(-1) as number);
   }
-  while (pump.done() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await doneReported(pump);
   return { wire, bytes: Buffer.concat(parts) };
 }
 
@@ -94,7 +103,7 @@ test('lock-step: each ACK brings the next block, the last ACK ends the pump, pro
   assert.deepEqual(third, { block: 3, payload: pump.file.subarray(1024) });
   assert.equal(pump.socket.pumpProgress().acked, 2);
   pump.ack(3);
-  while (pump.done() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await doneReported(pump);
   assert.equal(pump.done(), 1);
   assert.equal(pump.socket.pumpProgress().acked, 3);
   assert.deepEqual(await pump.client.collect(50), [], 'nothing after the last ACK');
@@ -109,7 +118,7 @@ test('a file of exactly N blocks ends with an empty block; a 0-byte file is one 
   const empty = await startPump(t, 0);
   assert.deepEqual(await empty.data(1), [{ block: 1, payload: Buffer.alloc(0) }]);
   empty.ack(1);
-  while (empty.done() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await doneReported(empty);
 });
 
 test('duplicate, stale and future ACKs send nothing (no Sorcerer\'s Apprentice)', async (t) => {
@@ -178,7 +187,7 @@ test('block numbers roll over from 65535 to 0, and after the wrap a mid-window A
     parts.push(...window.map((p) => p.payload));
     client.ack(wire.at(-1) as number);
   }
-  while (client.done() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  await doneReported(client);
   assert.ok(slidAfterWrap);
   const wrapAt = wire.indexOf(65535);
   assert.deepEqual(wire.slice(wrapAt, wrapAt + 3), [65535, 0, 1]);

@@ -43,18 +43,50 @@ test('the timer waits out the rest of the interval when the pump sent a window s
   assert.deepEqual(transfer.timerFired(), [{ kind: 'arm-timer', ms: 700 }]);
 });
 
-test('no new window for a whole interval: resend, backing off 2x per timeout up to 8x; progress resets it', () => {
+test('no progress: resends back off 1, 2, 4, 8, 8 s apart, and the pump is looked at at least once a second', () => {
   const transfer = makeTransfer({ maxRetries: 6 });
-  transfer.start();
-  const intervals = [1000, 2000, 4000, 8000, 8000].map((waited) => {
-    idle(transfer, 2, waited);
+  let now = 0;
+  let windowSentAt = 0;
+  let nextFire = timerOf(transfer.start()) as number;
+  const resends: number[] = [];
+  while (resends.length < 5) {
+    now = nextFire;
+    idle(transfer, 2, now - windowSentAt);
     const actions = transfer.timerFired();
-    assert.equal(actions[0]?.kind, 'resend-window');
-    return timerOf(actions);
-  });
-  assert.deepEqual(intervals, [2000, 4000, 8000, 8000, 8000]);
-  idle(transfer, 3, 1000); // an ACK moved the window; its new window is already 1 s old
-  assert.deepEqual(transfer.timerFired(), [{ kind: 'resend-window' }, { kind: 'arm-timer', ms: 2000 }], 'back to 1 s, first resend');
+    if (actions[0]?.kind === 'resend-window') {
+      resends.push(now);
+      windowSentAt = now;
+    }
+    const ms = timerOf(actions) as number;
+    assert.ok(ms > 0 && ms <= 1000, `armed for ${ms} ms`);
+    nextFire = now + ms;
+  }
+  assert.deepEqual(resends, [1000, 3000, 7000, 15000, 23000]);
+});
+
+test('progress after a backed-off resend: a window lost then is resent 1 s after it left, not 4 s', () => {
+  const transfer = makeTransfer();
+  let nextFire = timerOf(transfer.start()) as number;
+  let windowSentAt = 0;
+  let acked = 2;
+  const resends: number[] = [];
+  // Resends at 1 s and 3 s (the next one backed off to 4 s later); at 3.1 s an ACK moves the
+  // window and the pump sends the next one, which is lost.
+  while (resends.length < 3) {
+    const now = nextFire;
+    if (now >= 3100 && acked === 2) {
+      acked = 3;
+      windowSentAt = 3100;
+    }
+    idle(transfer, acked, now - windowSentAt);
+    const actions = transfer.timerFired();
+    if (actions[0]?.kind === 'resend-window') {
+      resends.push(now);
+      windowSentAt = now;
+    }
+    nextFire = now + (timerOf(actions) as number);
+  }
+  assert.deepEqual(resends, [1000, 3000, 4100]);
 });
 
 test('gives up after maxRetries resends without progress, with ERROR and a timeout outcome', () => {

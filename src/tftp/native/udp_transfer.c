@@ -234,7 +234,7 @@ static int batch_add(window_batch* batch, const unsigned char* header, size_t he
   }
   if (batch->segments == 0) batch->segment_size = size;
   memcpy(window_buffer + batch->used, header, header_len);
-  memcpy(window_buffer + batch->used + header_len, payload, payload_len);
+  if (payload_len > 0) memcpy(window_buffer + batch->used + header_len, payload, payload_len);  // an empty file has no chunk
   batch->used += size;
   batch->segments++;
   return size < batch->segment_size ? batch_flush(batch) : 0;
@@ -257,11 +257,16 @@ static int pump_fetch(transfer_socket* socket_state, uint64_t offset, size_t len
   if (socket_state->closed) return 0;  // JavaScript ended the transfer (the file could not be read)
   struct iovec iov;
   if (bytes == NULL || buffer_of(env, bytes, &iov) != 0 || iov.iov_len < length) {
-    pump_send_error(socket_state, EINVAL);  // a bug on the JavaScript side; ends the transfer there
+    pump_send_error(socket_state, EIO);  // a bug on the JavaScript side: fewer bytes than the file has
+    return 0;
+  }
+  napi_ref chunk_ref;
+  if (napi_create_reference(env, bytes, 1, &chunk_ref) != napi_ok) {
+    pump_send_error(socket_state, ENOMEM);
     return 0;
   }
   if (pump->chunk_ref != NULL) napi_delete_reference(env, pump->chunk_ref);
-  napi_create_reference(env, bytes, 1, &pump->chunk_ref);
+  pump->chunk_ref = chunk_ref;
   pump->chunk = iov.iov_base;
   pump->chunk_start = offset;
   pump->chunk_len = iov.iov_len;
@@ -280,14 +285,16 @@ static void pump_send_window(transfer_socket* socket_state) {
     uint64_t offset = (block - 1) * pump->blksize;
     size_t length = pump->size - offset < pump->blksize ? (size_t)(pump->size - offset) : pump->blksize;
     if (offset < pump->chunk_start || offset + length > pump->chunk_start + pump->chunk_len) {
-      // Gathered packets may point into the chunk about to be replaced: send them first.
+      // JavaScript runs next (and may run other transfers' sends through window_buffer): send
+      // what is gathered first, so the buffer is empty whenever JavaScript runs.
       if (batch_flush(&batch) < 0) return pump_send_error(socket_state, errno);
       if (!pump_fetch(socket_state, offset, length)) return;
     }
     unsigned char header[4] = {0, 3, (unsigned char)(block >> 8), (unsigned char)block};
     if (batch_add(&batch, header, sizeof header, pump->chunk + (offset - pump->chunk_start), length) < 0) return pump_send_error(socket_state, errno);
   }
-  if (batch_flush(&batch) < 0) pump_send_error(socket_state, errno);
+  if (batch_flush(&batch) < 0) return pump_send_error(socket_state, errno);
+  pump->window_sent_at = uv_now(socket_state->loop);  // again: a chunk read may have taken a while
 }
 
 /** An ACK from the peer while pumping; `block` is the 16-bit wire number. */
@@ -536,13 +543,13 @@ static void on_closed(uv_handle_t* handle) {
 static void close_socket(napi_env env, transfer_socket* socket_state) {
   if (socket_state->closed) return;
   socket_state->closed = 1;
-  napi_delete_reference(env, socket_state->on_ack);
-  napi_delete_reference(env, socket_state->on_datagram);
   data_pump* pump = &socket_state->pump;
   pump->active = 0;
-  napi_ref pump_refs[] = {pump->chunk_ref, pump->bytes_from, pump->on_done, pump->on_send_error};
-  for (size_t i = 0; i < sizeof pump_refs / sizeof pump_refs[0]; i++)
-    if (pump_refs[i] != NULL) napi_delete_reference(env, pump_refs[i]);
+  napi_ref* refs[] = {&socket_state->on_ack, &socket_state->on_datagram, &pump->chunk_ref, &pump->bytes_from, &pump->on_done, &pump->on_send_error};
+  for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+    if (*refs[i] != NULL) napi_delete_reference(env, *refs[i]);
+    *refs[i] = NULL;
+  }
   pump->chunk = NULL;
   pump->chunk_len = 0;
   napi_async_destroy(env, socket_state->async_context);
