@@ -99,7 +99,7 @@ export class TransferSocket {
       log.debug({ bytes: message.length, error: decoded.error }, 'malformed packet from peer dropped');
       return;
     }
-    if (decoded.packet.kind !== 'error' && decoded.packet.kind !== 'ack') log.debug({ kind: decoded.packet.kind }, 'unexpected packet from peer ignored');
+    if (decoded.packet.kind !== 'error') log.debug({ kind: decoded.packet.kind }, 'unexpected packet from peer ignored');
     this.guarded(() => transfer.receive(decoded.packet));
   }
 

@@ -33,7 +33,6 @@
 /** The DATA phase of one read transfer; blocks are absolute (1..total_blocks), the wire has them modulo 65536. */
 typedef struct {
   int started;  // startPump() was called (once per socket)
-  int active;  // started and not yet fully acknowledged
   uint32_t blksize;
   uint32_t windowsize;
   uint64_t size;  // bytes in the file
@@ -153,12 +152,18 @@ static napi_value deliver(transfer_socket* socket, napi_ref callback, size_t arg
   return NULL;
 }
 
-static ssize_t send_one(transfer_socket* socket_state, struct iovec* iov, int count) {
+/** A message to the transfer's peer carrying these buffers. */
+static struct msghdr to_peer(transfer_socket* socket_state, struct iovec* iov, int count) {
   struct msghdr message = {0};
   message.msg_name = &socket_state->peer;
   message.msg_namelen = socket_state->peer_len;
   message.msg_iov = iov;
   message.msg_iovlen = count;
+  return message;
+}
+
+static ssize_t send_one(transfer_socket* socket_state, struct iovec* iov, int count) {
+  struct msghdr message = to_peer(socket_state, iov, count);
   return sendmsg(socket_state->fd, &message, 0);
 }
 
@@ -172,11 +177,7 @@ static __thread unsigned char window_buffer[GSO_MAX_BYTES];
 static ssize_t send_gso(transfer_socket* socket_state, size_t length, uint16_t segment_size) {
   struct iovec iov = {window_buffer, length};
   char control[CMSG_SPACE(sizeof(uint16_t))] = {0};
-  struct msghdr message = {0};
-  message.msg_name = &socket_state->peer;
-  message.msg_namelen = socket_state->peer_len;
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
+  struct msghdr message = to_peer(socket_state, &iov, 1);
   message.msg_control = control;
   message.msg_controllen = sizeof control;
   struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
@@ -238,6 +239,11 @@ static int batch_add(window_batch* batch, const unsigned char* header, size_t he
   batch->used += size;
   batch->segments++;
   return size < batch->segment_size ? batch_flush(batch) : 0;
+}
+
+/** Whether ACKs from the peer are the pump's: started, not closed, last block not yet acknowledged. */
+static int pumping(const transfer_socket* socket_state) {
+  return socket_state->pump.started && !socket_state->closed && socket_state->pump.acked < socket_state->pump.total_blocks;
 }
 
 static void pump_send_error(transfer_socket* socket_state, int err) {
@@ -308,7 +314,6 @@ static void pump_ack(transfer_socket* socket_state, unsigned block) {
   if (advance == 0 || advance > pump->sent_up_to - pump->acked) return;
   pump->acked += advance;
   if (pump->acked == pump->total_blocks) {
-    pump->active = 0;
     deliver(socket_state, pump->on_done, 0, NULL);
     return;
   }
@@ -331,7 +336,7 @@ static void on_readable(uv_poll_t* handle, int status, int events) {
     // An ACK: opcode 4 and a block number (bytes after it, as some clients pad, are ignored).
     if (n >= 4 && bytes[0] == 0 && bytes[1] == 4 && is_peer(socket, &from)) {
       unsigned block = ((unsigned)bytes[2] << 8) | bytes[3];
-      if (socket->pump.active) {
+      if (pumping(socket)) {
         pump_ack(socket, block);
       } else {
         napi_value value;
@@ -478,7 +483,6 @@ static napi_value js_start_pump(napi_env env, napi_callback_info info) {
   CALL(napi_create_reference(env, argv[5], 1, &pump->on_done));
   CALL(napi_create_reference(env, argv[6], 1, &pump->on_send_error));
   pump->started = 1;
-  pump->active = 1;
   pump_send_window(socket_state);
   return NULL;
 }
@@ -487,7 +491,7 @@ static napi_value js_start_pump(napi_env env, napi_callback_info info) {
 static napi_value js_resend_window(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   transfer_socket* socket_state = socket_call(env, info, 1, argv);
-  if (socket_state != NULL && socket_state->pump.active && !socket_state->closed) pump_send_window(socket_state);
+  if (socket_state != NULL && pumping(socket_state)) pump_send_window(socket_state);
   return NULL;
 }
 
@@ -544,7 +548,6 @@ static void close_socket(napi_env env, transfer_socket* socket_state) {
   if (socket_state->closed) return;
   socket_state->closed = 1;
   data_pump* pump = &socket_state->pump;
-  pump->active = 0;
   napi_ref* refs[] = {&socket_state->on_ack, &socket_state->on_datagram, &pump->chunk_ref, &pump->bytes_from, &pump->on_done, &pump->on_send_error};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
     if (*refs[i] != NULL) napi_delete_reference(env, *refs[i]);
