@@ -1,6 +1,5 @@
 // The TFTP listener: decodes requests on the well-known port, refuses writes and bad names,
 // negotiates options and hands each accepted read to its own TransferSocket.
-import { createSocket, type RemoteInfo, type Socket, type SocketType } from 'node:dgram';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { contentSize, discardContent } from './content.js';
@@ -12,7 +11,7 @@ import { decodePacket, encodeError, encodeOack, ErrorCode, type RequestPacket } 
 import { type RunningTransfer, type TransferJob } from './transfer-job.js';
 import { inThreadRunner, type TransferRunner, WorkerPoolRunner } from './transfer-runner.js';
 import type { Peer, TransferEnd } from './transfer-socket.js';
-import { checkNativeTransferSockets } from './udp-native.js';
+import { checkNativeTransferSockets, type ListenerDatagramHandler, type NativeListenerSocket, openNativeListener } from './udp-native.js';
 
 export interface FileServedEvent {
   /** Path relative to the root, as served (normalized: no leading slash, `/` separators). */
@@ -26,7 +25,10 @@ export interface FileServedEvent {
 export interface TftpServerOptions {
   /** The TFTP root (the pxe/ directory). Nothing outside it is ever served. */
   root: string;
-  /** Address to listen on; default 0.0.0.0. An IPv6 address (e.g. `::`) makes a udp6 server. */
+  /**
+   * Address to listen on; default 0.0.0.0. An IPv6 address (e.g. `::`) makes a dual-stack server.
+   * On a wildcard address each transfer is answered from the address its request was sent to.
+   */
   host?: string;
   /** UDP port; 69 in production, 0 for an ephemeral port (tests). */
   port: number;
@@ -89,24 +91,19 @@ function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }
 
-function listen(socket: Socket, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException) => {
-      socket.close();
-      const hint =
-        error.code === 'EACCES'
-          ? ' Ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep on node).'
-          : error.code === 'EADDRINUSE'
-            ? ' Another TFTP server (tftpd-hpa, dnsmasq) may be running: stop it or pick another port.'
-            : '';
-      reject(new Error(`Cannot listen for TFTP on UDP ${host}:${port}: ${error.message}.${hint}`));
-    };
-    socket.once('error', failed);
-    socket.bind({ port, address: host }, () => {
-      socket.off('error', failed);
-      resolve();
-    });
-  });
+function listen(host: string, port: number, onDatagram: ListenerDatagramHandler): NativeListenerSocket {
+  try {
+    return openNativeListener(host, port, onDatagram);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'EACCES'
+        ? ' Ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep on node).'
+        : code === 'EADDRINUSE'
+          ? ' Another TFTP server (tftpd-hpa, dnsmasq) may be running: stop it or pick another port.'
+          : '';
+    throw new Error(`Cannot listen for TFTP on UDP ${host}:${port}: ${(error as Error).message}.${hint}`);
+  }
 }
 
 /** Rejects option values that would make the server misbehave, with a message naming the option. */
@@ -137,18 +134,15 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const cache = new FileCache(settings.cacheBytes);
   const maxCachedFileBytes = Math.floor(settings.cacheBytes / 2);
   const host = options.host ?? '0.0.0.0';
-  const socketType: SocketType = host.includes(':') ? 'udp6' : 'udp4';
 
   const runner: TransferRunner = settings.workers > 0 ? await WorkerPoolRunner.create(settings.workers, log) : inThreadRunner;
-  const listener = createSocket({ type: socketType });
+  let listener: NativeListenerSocket;
   try {
-    await listen(listener, host, options.port);
+    listener = listen(host, options.port, (message, address, port, localAddress) => onDatagram(message, { address, port }, localAddress));
   } catch (error) {
     await runner.close();
     throw error;
   }
-  const { address: boundAddress, port: boundPort } = listener.address();
-  listener.on('error', (error) => log.error({ err: error }, 'TFTP listener socket error'));
 
   /** Running transfers, and requests still being resolved, keyed by peer address:port. */
   const active = new Map<string, ActiveRequest>();
@@ -156,8 +150,9 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const resolving = new Set<Promise<void>>();
   let closing = false;
 
-  const refuse = (peer: Peer, code: number, message: string) => {
-    if (!closing) listener.send(encodeError(code, message), peer.port, peer.address);
+  /** An ERROR from the listener's port, from the address the request was sent to. */
+  const refuse = (peer: Peer, localAddress: string, code: number, message: string) => {
+    if (!closing) listener.sendTo(encodeError(code, message), peer.address, peer.port, localAddress);
   };
 
   const forget = (key: string, entry: ActiveRequest) => {
@@ -181,16 +176,16 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     }
   };
 
-  const serveRead = async (request: RequestPacket, peer: Peer, key: string, entry: ActiveRequest): Promise<void> => {
+  const serveRead = async (request: RequestPacket, peer: Peer, localAddress: string, key: string, entry: ActiveRequest): Promise<void> => {
     if (request.mode !== 'octet' && request.mode !== 'netascii') {
-      refuse(peer, ErrorCode.IllegalOperation, `Unsupported mode '${request.mode}', use octet`);
+      refuse(peer, localAddress, ErrorCode.IllegalOperation, `Unsupported mode '${request.mode}', use octet`);
       return;
     }
     const normalized = normalizeRequestPath(request.filename);
     const transferLog = log.child({ peer: `${peer.address}:${peer.port}`, file: normalized.ok ? normalized.relPath : request.filename });
     if (!normalized.ok) {
       transferLog.info({ code: normalized.code, reason: normalized.message }, 'TFTP request refused');
-      refuse(peer, normalized.code, normalized.message);
+      refuse(peer, localAddress, normalized.code, normalized.message);
       return;
     }
     const { relPath } = normalized;
@@ -202,7 +197,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     });
     if (!source.ok) {
       transferLog.info({ code: source.code, reason: source.message }, 'TFTP request refused');
-      refuse(peer, source.code, source.message);
+      refuse(peer, localAddress, source.code, source.message);
       return;
     }
     const { content } = source;
@@ -218,7 +213,9 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     });
     const startedAt = Date.now();
     const job: TransferJob = {
-      bindAddress: boundAddress,
+      // The address the client asked: on a wildcard listener the kernel's choice of source for
+      // the reply can differ (a second address on the interface, a VIP, asymmetric routes).
+      bindAddress: localAddress || host,
       peer,
       content,
       blksize: negotiated.blksize,
@@ -237,11 +234,10 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     if (closing) await running.abort('Server shutting down');
   };
 
-  const onRequest = (request: RequestPacket, rinfo: RemoteInfo) => {
-    const peer: Peer = { address: rinfo.address, port: rinfo.port };
+  const onRequest = (request: RequestPacket, peer: Peer, localAddress: string) => {
     if (request.kind === 'wrq') {
       log.info({ peer: `${peer.address}:${peer.port}`, file: request.filename }, 'TFTP write refused');
-      refuse(peer, ErrorCode.AccessViolation, 'Read-only server');
+      refuse(peer, localAddress, ErrorCode.AccessViolation, 'Read-only server');
       return;
     }
     const key = `${peer.address}|${peer.port}`;
@@ -253,45 +249,45 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
     }
     if (active.size >= settings.maxTransfers) {
       log.warn({ peer: `${peer.address}:${peer.port}`, file: request.filename, active: active.size }, 'TFTP request refused: too many transfers');
-      refuse(peer, ErrorCode.NotDefined, 'Server busy, try again');
+      refuse(peer, localAddress, ErrorCode.NotDefined, 'Server busy, try again');
       return;
     }
     const entry: ActiveRequest = { filename: request.filename };
     active.set(key, entry);
-    const served = serveRead(request, peer, key, entry).then(
+    const served = serveRead(request, peer, localAddress, key, entry).then(
       () => {
         if (!entry.transfer) forget(key, entry); // refused: nothing runs for this peer
       },
       (error: unknown) => {
         forget(key, entry);
         log.error({ err: error, peer: `${peer.address}:${peer.port}`, file: request.filename }, 'TFTP request failed');
-        refuse(peer, ErrorCode.NotDefined, 'Internal server error');
+        refuse(peer, localAddress, ErrorCode.NotDefined, 'Internal server error');
       },
     );
     resolving.add(served);
     void served.finally(() => resolving.delete(served));
   };
 
-  listener.on('message', (message, rinfo) => {
+  function onDatagram(message: Buffer, peer: Peer, localAddress: string): void {
     try {
       const decoded = decodePacket(message);
       if (!decoded.ok) {
-        log.debug({ peer: `${rinfo.address}:${rinfo.port}`, bytes: message.length, error: decoded.error }, 'malformed TFTP packet dropped');
+        log.debug({ peer: `${peer.address}:${peer.port}`, bytes: message.length, error: decoded.error }, 'malformed TFTP packet dropped');
         return;
       }
-      if (decoded.packet.kind === 'rrq' || decoded.packet.kind === 'wrq') onRequest(decoded.packet, rinfo);
-      else log.debug({ peer: `${rinfo.address}:${rinfo.port}`, kind: decoded.packet.kind }, 'TFTP packet without a transfer dropped');
+      if (decoded.packet.kind === 'rrq' || decoded.packet.kind === 'wrq') onRequest(decoded.packet, peer, localAddress);
+      else log.debug({ peer: `${peer.address}:${peer.port}`, kind: decoded.packet.kind }, 'TFTP packet without a transfer dropped');
     } catch (error) {
       log.error({ err: error }, 'TFTP request handling failed');
     }
-  });
+  }
 
-  log.info({ address: boundAddress, port: boundPort, root: rootReal, workers: settings.workers }, 'TFTP server listening');
+  log.info({ address: host, port: listener.localPort, root: rootReal, workers: settings.workers }, 'TFTP server listening');
 
   let closed: Promise<void> | undefined;
   const shutdown = async () => {
     closing = true;
-    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    listener.close();
     await Promise.all([...resolving]);
     await Promise.all([...active.values()].map((entry) => entry.transfer?.abort('Server shutting down')));
     await runner.close();
@@ -299,7 +295,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   };
 
   return {
-    port: boundPort,
+    port: listener.localPort,
     close: () => (closed ??= shutdown()),
   };
 }

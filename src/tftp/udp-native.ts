@@ -1,4 +1,5 @@
-// Loads the compiled transfer-socket addon (src/tftp/native, built by `npm run build:native`).
+// Loads the compiled socket addon (src/tftp/native, built by `npm run build:native`): TFTP's
+// transfer sockets and its listener.
 // It is found from the sources (tsx), from dist/ and from the benchmark's build alike, because
 // every one of them lives below the package root that holds src/tftp/native/build.
 import { existsSync } from 'node:fs';
@@ -57,11 +58,28 @@ export interface NativeTransferCallbacks {
   onDatagram(bytes: Buffer, address: string, port: number): void;
 }
 
+/** A datagram that came to the listener; `localAddress` is the address it was sent to ('' when the kernel did not say). */
+export type ListenerDatagramHandler = (bytes: Buffer, address: string, port: number, localAddress: string) => void;
+
+/** The well-known port's socket. Sends return 0 or an errno, never throw. */
+export interface NativeListenerSocket {
+  readonly localPort: number;
+  /**
+   * One datagram from the listener's port, with `fromAddress` as its source (the address the
+   * request was sent to, so a wildcard listener answers from the address the client asked);
+   * '' lets the kernel choose.
+   */
+  sendTo(bytes: Buffer, address: string, port: number, fromAddress: string): number;
+  /** Idempotent; nothing is delivered after it. */
+  close(): void;
+}
+
 type Handle = { readonly __brand: 'udp_transfer' };
 interface Addon {
   open(bindAddress: string, peerAddress: string, peerPort: number, onAck: (block: number) => void, onDatagram: (bytes: Buffer, address: string, port: number) => void): [Handle, number];
+  listen(address: string, port: number, onDatagram: ListenerDatagramHandler): [Handle, number];
   send(handle: Handle, bytes: Buffer): number;
-  sendTo(handle: Handle, bytes: Buffer, address: string, port: number): number;
+  sendTo(handle: Handle, bytes: Buffer, address: string, port: number, fromAddress: string): number;
   startPump(handle: Handle, size: number, blksize: number, windowsize: number, bytesFrom: (offset: number, length: number) => Buffer, onDone: () => void, onSendError: (errno: number) => void): void;
   resendWindow(handle: Handle): void;
   pumpProgress(handle: Handle): [number, number];
@@ -92,13 +110,27 @@ export function openNativeTransferSocket(bindAddress: string, peer: { address: s
   return {
     localPort,
     send: (bytes) => native.send(handle, bytes),
-    sendTo: (bytes, address, port) => native.sendTo(handle, bytes, address, port),
+    sendTo: (bytes, address, port) => native.sendTo(handle, bytes, address, port, ''),
     startPump: (spec) => native.startPump(handle, spec.size, spec.blksize, spec.windowsize, spec.bytesFrom, spec.onDone, spec.onSendError),
     resendWindow: () => native.resendWindow(handle),
     pumpProgress: () => {
       const [acked, msSinceWindowSent] = native.pumpProgress(handle);
       return { acked, msSinceWindowSent };
     },
+    close: () => native.close(handle),
+  };
+}
+
+/**
+ * Binds the listener to `address`:`port`; throws Node-style errors (code EADDRINUSE, EACCES...).
+ * An IPv6 address makes a dual-stack socket, IPv4 peers appearing v4-mapped, as dgram's udp6.
+ */
+export function openNativeListener(address: string, port: number, onDatagram: ListenerDatagramHandler): NativeListenerSocket {
+  const native = loadAddon();
+  const [handle, localPort] = native.listen(address, port, onDatagram);
+  return {
+    localPort,
+    sendTo: (bytes, to, toPort, fromAddress) => native.sendTo(handle, bytes, to, toPort, fromAddress),
     close: () => native.close(handle),
   };
 }

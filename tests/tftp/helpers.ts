@@ -60,8 +60,9 @@ export class CraftedClient {
     return this.socket.address().port;
   }
 
-  send(bytes: Buffer, port: number): void {
-    this.socket.send(bytes, port, '127.0.0.1');
+  /** To the server's `port` on `address` (another loopback address plays a second server address). */
+  send(bytes: Buffer, port: number, address = '127.0.0.1'): void {
+    this.socket.send(bytes, port, address);
   }
 
   /** The next datagram, or a rejection after `timeoutMs`. */

@@ -73,9 +73,11 @@ function rrq(filename: string, options: Array<[string, string]> = [], mode = 'oc
   return encodeRequest('rrq', filename, mode, options.map(([name, value]) => ({ name, value })));
 }
 
-async function expectError(client: CraftedClient, port: number, request: Buffer, code: number): Promise<string> {
-  client.send(request, port);
+async function expectError(client: CraftedClient, port: number, request: Buffer, code: number, server = '127.0.0.1'): Promise<string> {
+  client.send(request, port, server);
   const reply = await client.next();
+  assert.equal(reply.from.address, server, 'the ERROR comes from the address the request was sent to');
+  assert.equal(reply.from.port, port, 'a refusal comes from the listener port');
   assert.equal(reply.packet?.kind, 'error', `expected ERROR ${code}, got ${reply.packet?.kind}`);
   assert.ok(reply.packet?.kind === 'error');
   assert.equal(reply.packet.code, code, reply.packet.message);
@@ -89,6 +91,8 @@ interface DownloadOptions {
   dropData?: (n: number) => boolean;
   /** Do not send the n-th ACK (0-based). */
   dropAck?: (n: number) => boolean;
+  /** The server address the request goes to; default 127.0.0.1. */
+  server?: string;
 }
 
 /**
@@ -96,7 +100,8 @@ interface DownloadOptions {
  * gap acknowledges the last block it has in order, and resends that ACK after 300 ms of silence.
  */
 async function craftedDownload(client: CraftedClient, port: number, filename: string, opts: DownloadOptions = {}) {
-  client.send(rrq(filename, opts.options ?? [], opts.mode), port);
+  const server = opts.server ?? '127.0.0.1';
+  client.send(rrq(filename, opts.options ?? [], opts.mode), port, server);
   let blksize = 512;
   let windowsize = 1;
   let tid = 0;
@@ -108,7 +113,7 @@ async function craftedDownload(client: CraftedClient, port: number, filename: st
   const parts: Buffer[] = [];
   const ack = (block: number) => {
     inWindow = 0;
-    if (!opts.dropAck?.(ackCount++)) client.send(encodeAck(block), tid);
+    if (!opts.dropAck?.(ackCount++)) client.send(encodeAck(block), tid, server);
   };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -123,6 +128,7 @@ async function craftedDownload(client: CraftedClient, port: number, filename: st
     if (!packet) continue;
     if (tid === 0) tid = received.from.port;
     assert.equal(received.from.port, tid, 'all packets come from one transfer ID');
+    assert.equal(received.from.address, server, 'all packets come from the address the request was sent to');
     if (packet.kind === 'error') throw new Error(`ERROR ${packet.code}: ${packet.message}`);
     if (packet.kind === 'oack') {
       oack = packet.options;
@@ -210,6 +216,30 @@ test('a leading slash and backslashes are accepted', async () => {
     await h.close();
   }
 });
+
+// A multi-homed server, a second address on the interface or a VIP: the kernel's own choice of
+// source for a reply to 127.0.0.1 would be 127.0.0.1, and UEFI's TFTP client (EDK2's MTFTP4,
+// whose UDP port only accepts the server's address) would never see the file.
+for (const host of ['0.0.0.0', '::']) {
+  test(`a wildcard listener (${host}) answers every request from the address it was sent to`, async () => {
+    const h = await startHarness({ host });
+    try {
+      const client = await h.client();
+      const port = h.server.port;
+      const lockStep = await craftedDownload(client, port, 'small.bin', { server: '127.0.0.2' });
+      assert.deepEqual(lockStep.bytes, files.small);
+      const windowed = await craftedDownload(client, port, 'medium.bin', { server: '127.0.0.3', options: [['blksize', '1024'], ['windowsize', '8']] });
+      assert.deepEqual(windowed.bytes, files.medium);
+      assert.ok(windowed.oack, 'the OACK came from 127.0.0.3 too');
+      await expectError(client, port, rrq('missing.bin'), 1, '127.0.0.4');
+      await expectError(client, port, encodeRequest('wrq', 'small.bin', 'octet'), 2, '127.0.0.5');
+      await waitFor(() => h.served.length === 2);
+      assert.ok(h.served.every((event) => event.ok));
+    } finally {
+      await h.close();
+    }
+  });
+}
 
 test('generated files are consulted before the disk and get the normalized path and the peer', async () => {
   const calls: Array<{ relPath: string; peer: { address: string; port: number } }> = [];

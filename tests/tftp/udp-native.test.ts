@@ -1,10 +1,10 @@
-// The native transfer socket against real dgram peers on loopback: what reaches JavaScript, what
-// leaves, and that nothing does after close().
+// The native transfer and listener sockets against real dgram peers on loopback: what reaches
+// JavaScript, what leaves, from which address, and that nothing does after close().
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { constants } from 'node:os';
 import { test, type TestContext } from 'node:test';
-import { openNativeTransferSocket } from '../../src/tftp/udp-native.js';
+import { openNativeListener, openNativeTransferSocket } from '../../src/tftp/udp-native.js';
 
 async function boundPeer(): Promise<Socket> {
   const socket = createSocket('udp4');
@@ -23,8 +23,8 @@ function nextMessage(socket: Socket): Promise<{ bytes: Buffer; from: RemoteInfo 
   return new Promise((resolve) => socket.once('message', (bytes, from) => resolve({ bytes, from })));
 }
 
-function send(socket: Socket, bytes: number[], port: number): Promise<void> {
-  return new Promise((resolve, reject) => socket.send(Buffer.from(bytes), port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+function send(socket: Socket, bytes: number[], port: number, address = '127.0.0.1'): Promise<void> {
+  return new Promise((resolve, reject) => socket.send(Buffer.from(bytes), port, address, (error) => (error ? reject(error) : resolve())));
 }
 
 test('ACKs from the peer arrive as block numbers; everything else as bytes with its sender', async (t) => {
@@ -120,6 +120,71 @@ test('IPv6 loopback works the same way; addresses that are not IP literals are r
   assert.deepEqual(acks, [1]);
 
   assert.throws(() => openNativeTransferSocket('localhost', { address: '127.0.0.1', port: 9 }, { onAck: () => {}, onDatagram: () => {} }), /IP literals/);
+});
+
+interface ListenerDatagram {
+  bytes: number[];
+  address: string;
+  port: number;
+  localAddress: string;
+}
+
+/** A listener on `host`, its datagrams queued for next(). */
+function listenerOn(t: TestContext, host: string) {
+  const queue: ListenerDatagram[] = [];
+  let wake: () => void = () => {};
+  const listener = openNativeListener(host, 0, (bytes, address, port, localAddress) => {
+    queue.push({ bytes: [...bytes], address, port, localAddress });
+    wake();
+  });
+  t.after(() => listener.close());
+  const next = async (): Promise<ListenerDatagram> => {
+    while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return queue.shift()!;
+  };
+  return { listener, next };
+}
+
+test('a wildcard listener tells each datagram\'s local address, and answers from the one it is given', async (t) => {
+  const [peer] = await peers(t, 1) as [Socket];
+  const { listener, next } = listenerOn(t, '0.0.0.0');
+  await send(peer, [0, 1, 0x61, 0, 0x6f, 0x63, 0x74, 0x65, 0x74, 0], listener.localPort, '127.0.0.2');
+  assert.deepEqual(await next(), { bytes: [0, 1, 0x61, 0, 0x6f, 0x63, 0x74, 0x65, 0x74, 0], address: '127.0.0.1', port: peer.address().port, localAddress: '127.0.0.2' });
+  await send(peer, [0, 4, 0, 1], listener.localPort, '127.0.0.3'); // a listener has no peer: an ACK is just a datagram
+  assert.deepEqual(await next(), { bytes: [0, 4, 0, 1], address: '127.0.0.1', port: peer.address().port, localAddress: '127.0.0.3' });
+
+  const fromAsked = nextMessage(peer);
+  assert.equal(listener.sendTo(Buffer.from([0, 5, 0, 1, 0]), '127.0.0.1', peer.address().port, '127.0.0.2'), 0);
+  assert.deepEqual((await fromAsked).from, { address: '127.0.0.2', family: 'IPv4', port: listener.localPort, size: 5 });
+  const fromKernelChoice = nextMessage(peer);
+  assert.equal(listener.sendTo(Buffer.from([0, 5, 0, 1, 0]), '127.0.0.1', peer.address().port, ''), 0);
+  assert.equal((await fromKernelChoice).from.address, '127.0.0.1');
+  assert.throws(() => listener.sendTo(Buffer.from([0]), '127.0.0.1', peer.address().port, '::1'), /source of the socket's own family/);
+});
+
+test('a dual-stack listener reports IPv4 addresses v4-mapped and answers IPv4 and IPv6 peers from the asked address', async (t) => {
+  const [peer] = await peers(t, 1) as [Socket];
+  const { listener, next } = listenerOn(t, '::');
+  await send(peer, [0, 1], listener.localPort, '127.0.0.3');
+  assert.deepEqual(await next(), { bytes: [0, 1], address: '::ffff:127.0.0.1', port: peer.address().port, localAddress: '::ffff:127.0.0.3' });
+  const reply = nextMessage(peer);
+  assert.equal(listener.sendTo(Buffer.from([0, 5]), '::ffff:127.0.0.1', peer.address().port, '::ffff:127.0.0.3'), 0);
+  assert.equal((await reply).from.address, '127.0.0.3');
+
+  const peer6 = createSocket('udp6');
+  await new Promise<void>((resolve) => peer6.bind(0, '::1', resolve));
+  t.after(() => peer6.close());
+  await new Promise<void>((resolve) => peer6.send(Buffer.from([0, 1]), listener.localPort, '::1', () => resolve()));
+  assert.deepEqual(await next(), { bytes: [0, 1], address: '::1', port: peer6.address().port, localAddress: '::1' });
+  const reply6 = nextMessage(peer6);
+  assert.equal(listener.sendTo(Buffer.from([0, 5]), '::1', peer6.address().port, '::1'), 0);
+  assert.equal((await reply6).from.port, listener.localPort);
+});
+
+test('a listener on a taken port fails with a Node-style error code', (t) => {
+  const { listener } = listenerOn(t, '127.0.0.1');
+  assert.throws(() => openNativeListener('127.0.0.1', listener.localPort, () => {}), (error: NodeJS.ErrnoException) => error.code === 'EADDRINUSE' && /bind: Address already in use/.test(error.message));
+  assert.throws(() => openNativeListener('127.0.0.1', 70000, () => {}), /port from 0 to 65535/);
 });
 
 test('a worker thread that ends with a socket still open closes it instead of aborting the process', async () => {

@@ -11,7 +11,15 @@
 // the outcome. JavaScript hears from the pump when the last block is acknowledged, when it needs
 // more of the file, and when a send fails; it asks for the progress when its timer fires.
 // Everything else that arrives (strangers, ERROR, malformed packets) is handed to JavaScript as
-// bytes + address, as dgram would. Linux/BSD sockets only.
+// bytes + address, as dgram would.
+//
+// The same socket type is TFTP's listener (listen()): a socket with no peer, so every datagram
+// goes to JavaScript, together with the local address it was sent to (IP_PKTINFO /
+// IPV6_RECVPKTINFO). A listener on the wildcard address then answers each request from the
+// address the client asked, as tftpd-hpa and dnsmasq do: on a multi-homed server or behind a
+// VIP the kernel's own choice of source can differ, and UEFI's TFTP client drops such replies.
+// Linux sockets only.
+#define _GNU_SOURCE  // struct in6_pktinfo (before any system header)
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -57,6 +65,8 @@ typedef struct {
   int fd_closed;  // libuv has let go of the handle and the descriptor is closed
   int collected;  // the JavaScript handle was garbage-collected: free once fd_closed
   int no_gso;     // the kernel or the device refused UDP_SEGMENT once: send windows datagram by datagram
+  int listener;   // a listener: no peer, datagrams are delivered with the local address they were sent to
+  int family;     // AF_INET or AF_INET6, the socket's own
   // Lets a worker thread (or the process) that exits with this socket open wait for its close,
   // instead of aborting on a libuv loop that still holds the handle.
   napi_async_cleanup_hook_handle cleanup_hook;
@@ -70,10 +80,15 @@ typedef struct {
   socklen_t peer_len;
 } transfer_socket;
 
+/** Throws an Error whose code is the errno's name (EADDRINUSE, EACCES...), as Node's own socket errors carry. */
 static napi_value throw_errno(napi_env env, const char* what, int err) {
   char message[160];
   snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, message);
+  napi_value code, text, error;
+  napi_create_string_utf8(env, uv_err_name(uv_translate_sys_error(err)), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_throw(env, error);
   return NULL;
 }
 
@@ -111,6 +126,17 @@ static int parse_address(const char* text, unsigned port, struct sockaddr_storag
 static unsigned port_of(const struct sockaddr_storage* address) {
   return address->ss_family == AF_INET ? ntohs(((const struct sockaddr_in*)address)->sin_port)
                                        : ntohs(((const struct sockaddr_in6*)address)->sin6_port);
+}
+
+/** An address as text; an IPv4 address on an IPv6 socket is written v4-mapped, as the kernel reports peers there. */
+static void address_text(int socket_family, int family, const void* raw, char* out, size_t size) {
+  if (family == AF_INET && socket_family == AF_INET6) {
+    char v4[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, raw, v4, sizeof v4);
+    snprintf(out, size, "::ffff:%s", v4);
+    return;
+  }
+  inet_ntop(family, raw, out, size);
 }
 
 static int is_peer(const transfer_socket* socket, const struct sockaddr_storage* from) {
@@ -322,14 +348,49 @@ static void pump_ack(transfer_socket* socket_state, unsigned block) {
   pump_send_window(socket_state);
 }
 
+/**
+ * The local address a listener's datagram was sent to, as text, from the ancillary data: for IPv4
+ * the address the kernel answers from (ipi_spec_dst: the destination, or the interface's address
+ * for a broadcast), for IPv6 the destination unless it is multicast. "" when the kernel did not
+ * say; the kernel then chooses the source.
+ */
+static void local_address_of(const transfer_socket* socket_state, struct msghdr* message, char* out, size_t size) {
+  out[0] = '\0';
+  for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(message); cmsg != NULL; cmsg = CMSG_NXTHDR(message, cmsg)) {
+    if (cmsg->cmsg_level == IPPROTO_IP && cmsg->cmsg_type == IP_PKTINFO) {
+      struct in_pktinfo info;
+      memcpy(&info, CMSG_DATA(cmsg), sizeof info);
+      address_text(socket_state->family, AF_INET, &info.ipi_spec_dst, out, size);
+      return;  // an IPv4 datagram on a dual-stack listener carries both: this one is right for broadcasts too
+    }
+    if (cmsg->cmsg_level == IPPROTO_IPV6 && cmsg->cmsg_type == IPV6_PKTINFO) {
+      struct in6_pktinfo info;
+      memcpy(&info, CMSG_DATA(cmsg), sizeof info);
+      if (!IN6_IS_ADDR_MULTICAST(&info.ipi6_addr)) inet_ntop(AF_INET6, &info.ipi6_addr, out, size);
+    }
+  }
+}
+
+/** Room for IP_PKTINFO and IPV6_PKTINFO together, aligned for cmsghdr. */
+typedef union {
+  char bytes[CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+  struct cmsghdr align;
+} pktinfo_control;
+
 static void on_readable(uv_poll_t* handle, int status, int events) {
   transfer_socket* socket = (transfer_socket*)handle->data;
   napi_env env = socket->env;
   unsigned char bytes[MAX_DATAGRAM];
+  pktinfo_control control;
   for (int i = 0; i < READS_PER_EVENT && !socket->closed; i++) {
     struct sockaddr_storage from;
-    socklen_t from_len = sizeof from;
-    ssize_t n = recvfrom(socket->fd, bytes, sizeof bytes, 0, (struct sockaddr*)&from, &from_len);
+    struct iovec iov = {bytes, sizeof bytes};
+    struct msghdr message = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1};
+    if (socket->listener) {
+      message.msg_control = control.bytes;
+      message.msg_controllen = sizeof control.bytes;
+    }
+    ssize_t n = recvmsg(socket->fd, &message, 0);
     if (n < 0) break;  // EAGAIN: drained. Other errors (ICMP reports) are of no use to a sender that times out anyway.
     napi_handle_scope scope;
     napi_open_handle_scope(env, &scope);
@@ -344,16 +405,18 @@ static void on_readable(uv_poll_t* handle, int status, int events) {
         deliver(socket, socket->on_ack, 1, &value);
       }
     } else {
-      char address[INET6_ADDRSTRLEN] = "";
+      char address[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "";
       const void* raw = from.ss_family == AF_INET ? (const void*)&((struct sockaddr_in*)&from)->sin_addr
                                                   : (const void*)&((struct sockaddr_in6*)&from)->sin6_addr;
       inet_ntop(from.ss_family, raw, address, sizeof address);
-      napi_value argv[3];
+      if (socket->listener) local_address_of(socket, &message, local, sizeof local);
+      napi_value argv[4];
       void* copy;
       napi_create_buffer_copy(env, (size_t)n, bytes, &copy, &argv[0]);
       napi_create_string_utf8(env, address, NAPI_AUTO_LENGTH, &argv[1]);
       napi_create_uint32(env, port_of(&from), &argv[2]);
-      deliver(socket, socket->on_datagram, 3, argv);
+      napi_create_string_utf8(env, local, NAPI_AUTO_LENGTH, &argv[3]);
+      deliver(socket, socket->on_datagram, socket->listener ? 4 : 3, argv);
     }
     napi_close_handle_scope(env, scope);
   }
@@ -385,6 +448,40 @@ static transfer_socket* socket_call(napi_env env, napi_callback_info info, size_
   return unwrap(env, argv[0]);
 }
 
+/**
+ * Watches a bound socket on the calling thread's loop and wraps it for JavaScript; frees it on
+ * failure. on_ack is NULL for a listener. Returns [socket, localPort].
+ */
+static napi_value watch(napi_env env, transfer_socket* socket_state, int fd, napi_value on_ack, napi_value on_datagram) {
+  struct sockaddr_storage local;
+  socklen_t local_len = sizeof local;
+  if (getsockname(fd, (struct sockaddr*)&local, &local_len) != 0) {
+    int err = errno;
+    close(fd);
+    free(socket_state);
+    return throw_errno(env, "getsockname", err);
+  }
+  socket_state->fd = fd;
+  socket_state->family = local.ss_family;
+  socket_state->env = env;
+  napi_value resource_name, handle, port, result;
+  CALL(napi_create_string_utf8(env, socket_state->listener ? "kickstand:tftp-listener" : "kickstand:tftp-transfer", NAPI_AUTO_LENGTH, &resource_name));
+  CALL(napi_async_init(env, NULL, resource_name, &socket_state->async_context));
+  if (on_ack != NULL) CALL(napi_create_reference(env, on_ack, 1, &socket_state->on_ack));
+  CALL(napi_create_reference(env, on_datagram, 1, &socket_state->on_datagram));
+  CALL(napi_get_uv_event_loop(env, &socket_state->loop));
+  uv_poll_init(socket_state->loop, &socket_state->poll, fd);
+  socket_state->poll.data = socket_state;
+  uv_poll_start(&socket_state->poll, UV_READABLE, on_readable);
+  CALL(napi_add_async_cleanup_hook(env, on_environment_cleanup, socket_state, &socket_state->cleanup_hook));
+  CALL(napi_create_external(env, socket_state, on_collected, NULL, &handle));
+  CALL(napi_create_uint32(env, port_of(&local), &port));
+  CALL(napi_create_array_with_length(env, 2, &result));
+  CALL(napi_set_element(env, result, 0, handle));
+  CALL(napi_set_element(env, result, 1, port));
+  return result;
+}
+
 // open(bindAddress, peerAddress, peerPort, onAck(block), onDatagram(bytes, address, port)) -> [socket, localPort]
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -412,30 +509,53 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr*)&local, local_len) != 0 || getsockname(fd, (struct sockaddr*)&local, &local_len) != 0) {
+  if (fd < 0 || bind(fd, (struct sockaddr*)&local, local_len) != 0) {
     int err = errno;
     if (fd >= 0) close(fd);
     free(socket_state);
     return throw_errno(env, "cannot bind a TFTP transfer socket", err);
   }
-  socket_state->fd = fd;
-  socket_state->env = env;
-  napi_value resource_name, handle, port, result;
-  CALL(napi_create_string_utf8(env, "kickstand:tftp-transfer", NAPI_AUTO_LENGTH, &resource_name));
-  CALL(napi_async_init(env, NULL, resource_name, &socket_state->async_context));
-  CALL(napi_create_reference(env, argv[3], 1, &socket_state->on_ack));
-  CALL(napi_create_reference(env, argv[4], 1, &socket_state->on_datagram));
-  CALL(napi_get_uv_event_loop(env, &socket_state->loop));
-  uv_poll_init(socket_state->loop, &socket_state->poll, fd);
-  socket_state->poll.data = socket_state;
-  uv_poll_start(&socket_state->poll, UV_READABLE, on_readable);
-  CALL(napi_add_async_cleanup_hook(env, on_environment_cleanup, socket_state, &socket_state->cleanup_hook));
-  CALL(napi_create_external(env, socket_state, on_collected, NULL, &handle));
-  CALL(napi_create_uint32(env, port_of(&local), &port));
-  CALL(napi_create_array_with_length(env, 2, &result));
-  CALL(napi_set_element(env, result, 0, handle));
-  CALL(napi_set_element(env, result, 1, port));
-  return result;
+  return watch(env, socket_state, fd, argv[3], argv[4]);
+}
+
+// listen(address, port, onDatagram(bytes, address, port, localAddress)) -> [socket, port]:
+// a socket with no peer whose datagrams all go to onDatagram, with the local address each was sent to.
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "listen(address, port, onDatagram)");
+    return NULL;
+  }
+  char address_text_in[INET6_ADDRSTRLEN + 1];
+  size_t length;
+  uint32_t port;
+  CALL(napi_get_value_string_utf8(env, argv[0], address_text_in, sizeof address_text_in, &length));
+  CALL(napi_get_value_uint32(env, argv[1], &port));
+  struct sockaddr_storage local;
+  socklen_t local_len;
+  if (port > 65535 || parse_address(address_text_in, port, &local, &local_len) != 0) {
+    napi_throw_type_error(env, NULL, "listen() needs an IP literal and a port from 0 to 65535");
+    return NULL;
+  }
+  transfer_socket* socket_state = calloc(1, sizeof *socket_state);
+  if (socket_state == NULL) return throw_errno(env, "listener socket", ENOMEM);
+  socket_state->listener = 1;
+  int on = 1;
+  int fd = socket(local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int failed = fd < 0 ||
+               (local.ss_family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on)
+                                           : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on)) != 0;
+  // IPv4 datagrams on a dual-stack listener: their IP_PKTINFO also names the answering address of a broadcast.
+  if (!failed && local.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+  if (failed || bind(fd, (struct sockaddr*)&local, local_len) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    free(socket_state);
+    return throw_errno(env, "bind", err);
+  }
+  return watch(env, socket_state, fd, NULL, argv[2]);
 }
 
 static napi_value send_result(napi_env env, ssize_t sent) {
@@ -510,29 +630,55 @@ static napi_value js_pump_progress(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// sendTo(socket, bytes, address, port) -> 0 or an errno: a datagram to someone else (ERROR 5 to a stranger).
+// sendTo(socket, bytes, address, port, fromAddress) -> 0 or an errno: a datagram to someone other
+// than the peer (ERROR 5 to a stranger, a listener's refusal). fromAddress "" lets the kernel pick
+// the source; a listener passes the address the request was sent to.
 static napi_value js_send_to(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  transfer_socket* socket_state = socket_call(env, info, 4, argv);
+  napi_value argv[5];
+  transfer_socket* socket_state = socket_call(env, info, 5, argv);
   if (socket_state == NULL) return NULL;
   struct iovec iov;
-  char address_text[INET6_ADDRSTRLEN + 1];
+  char address_text_in[INET6_ADDRSTRLEN + 1], from_text[INET6_ADDRSTRLEN + 1];
   size_t length;
   uint32_t port;
   if (buffer_of(env, argv[1], &iov) != 0) {
     napi_throw_type_error(env, NULL, "sendTo() takes a Buffer");
     return NULL;
   }
-  CALL(napi_get_value_string_utf8(env, argv[2], address_text, sizeof address_text, &length));
+  CALL(napi_get_value_string_utf8(env, argv[2], address_text_in, sizeof address_text_in, &length));
   CALL(napi_get_value_uint32(env, argv[3], &port));
+  CALL(napi_get_value_string_utf8(env, argv[4], from_text, sizeof from_text, &length));
   struct sockaddr_storage to;
-  socklen_t to_len;
-  if (parse_address(address_text, port, &to, &to_len) != 0) {
-    napi_throw_type_error(env, NULL, "sendTo() needs an IP literal");
+  struct msghdr message = {.msg_name = &to, .msg_iov = &iov, .msg_iovlen = 1};
+  pktinfo_control control;
+  memset(&control, 0, sizeof control);
+  int bad_from = 0;
+  if (from_text[0] != '\0') {
+    message.msg_control = control.bytes;
+    message.msg_controllen = socket_state->family == AF_INET ? CMSG_SPACE(sizeof(struct in_pktinfo)) : CMSG_SPACE(sizeof(struct in6_pktinfo));
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+    if (socket_state->family == AF_INET) {
+      struct in_pktinfo pktinfo = {0};
+      bad_from = inet_pton(AF_INET, from_text, &pktinfo.ipi_spec_dst) != 1;
+      cmsg->cmsg_level = IPPROTO_IP;
+      cmsg->cmsg_type = IP_PKTINFO;
+      cmsg->cmsg_len = CMSG_LEN(sizeof pktinfo);
+      memcpy(CMSG_DATA(cmsg), &pktinfo, sizeof pktinfo);
+    } else {
+      struct in6_pktinfo pktinfo = {0};  // a v4-mapped source works for IPv4 peers of a dual-stack socket
+      bad_from = inet_pton(AF_INET6, from_text, &pktinfo.ipi6_addr) != 1;
+      cmsg->cmsg_level = IPPROTO_IPV6;
+      cmsg->cmsg_type = IPV6_PKTINFO;
+      cmsg->cmsg_len = CMSG_LEN(sizeof pktinfo);
+      memcpy(CMSG_DATA(cmsg), &pktinfo, sizeof pktinfo);
+    }
+  }
+  if (bad_from || parse_address(address_text_in, port, &to, &message.msg_namelen) != 0) {
+    napi_throw_type_error(env, NULL, "sendTo() needs IP literals, the source of the socket's own family");
     return NULL;
   }
   if (socket_state->closed) return send_result(env, (errno = EBADF, -1));
-  return send_result(env, sendto(socket_state->fd, iov.iov_base, iov.iov_len, 0, (struct sockaddr*)&to, to_len));
+  return send_result(env, sendmsg(socket_state->fd, &message, 0));
 }
 
 static void on_closed(uv_handle_t* handle) {
@@ -584,7 +730,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback callback; } functions[] = {
-    {"open", js_open}, {"send", js_send}, {"sendTo", js_send_to}, {"startPump", js_start_pump},
+    {"open", js_open}, {"listen", js_listen}, {"send", js_send}, {"sendTo", js_send_to}, {"startPump", js_start_pump},
     {"resendWindow", js_resend_window}, {"pumpProgress", js_pump_progress}, {"close", js_close},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
