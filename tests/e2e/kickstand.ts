@@ -31,6 +31,7 @@ export class Kickstand {
   readonly baseUrl: string;
   private proc: Proc | undefined;
   mode: DhcpMode | undefined;
+  private variant: string | undefined;
   /** Everything every server process of this run logged, for failure reports. */
   private pastLogs = '';
 
@@ -61,8 +62,8 @@ export class Kickstand {
   }
 
   /** `kickstand render` for the same build and base URL the VM was given: the expected kickstart. */
-  render(build: string, os: string): string {
-    const result = this.cli('render', build, '--os', os, '--base-url', this.baseUrl, '--root', this.root);
+  render(build: string, os: string, baseUrl = this.baseUrl): string {
+    const result = this.cli('render', build, '--os', os, '--base-url', baseUrl, '--root', this.root);
     if (result.status !== 0) throw new Error(`kickstand render ${build} failed: ${result.stderr}`);
     return result.stdout;
   }
@@ -72,18 +73,25 @@ export class Kickstand {
     if (result.status !== 0) throw new Error(`kickstand reinstall ${host} failed: ${result.stderr}`);
   }
 
-  /** Runs `serve` in the given DHCP mode, restarting it when another mode is running. */
-  async ensure(mode: DhcpMode): Promise<void> {
-    if (this.proc && this.proc.child.exitCode === null && this.mode === mode) return;
+  /**
+   * Runs `serve` in the given DHCP mode, restarting it when another mode is running. `serverUrl`
+   * (mode off only) replaces --server-ip: kickstand then listens on every address, as it does
+   * behind a site's own DHCP server.
+   */
+  async ensure(mode: DhcpMode, serverUrl?: string): Promise<void> {
+    const variant = `${mode} ${serverUrl ?? ''}`;
+    if (this.proc && this.proc.child.exitCode === null && this.variant === variant) return;
     await this.stop();
     const args = [
-      cliPath, 'serve', '--root', this.root, '--data-dir', this.dataDir, '--dhcp', mode, '--server-ip', this.lab.serverIp,
+      cliPath, 'serve', '--root', this.root, '--data-dir', this.dataDir, '--dhcp', mode,
+      ...(serverUrl === undefined ? ['--server-ip', this.lab.serverIp] : ['--server-url', serverUrl]),
       '--http-port', String(HTTP_PORT), '--tftp-port', '69', '--log-level', 'debug',
     ];
     if (mode === 'full') args.push('--dhcp-pool', `${this.lab.net}.100-${this.lab.net}.199`, '--dhcp-netmask', '255.255.255.0', '--dhcp-router', this.lab.serverIp);
     const proc = this.lab.spawn(`kickstand ${mode}`, this.lab.ns, process.execPath, args);
     this.proc = proc;
     this.mode = mode;
+    this.variant = variant;
     const ready = ['HTTP listening', 'TFTP listening', ...(mode === 'off' ? [] : ['DHCP server listening'])];
     const deadline = Date.now() + 20_000;
     while (!ready.every((line) => proc.output.includes(line))) {
@@ -98,6 +106,7 @@ export class Kickstand {
     this.pastLogs += this.proc.output;
     this.proc = undefined;
     this.mode = undefined;
+    this.variant = undefined;
   }
 
   /** The server's log since `mark` (a value of logLength()), as pino JSON lines. */

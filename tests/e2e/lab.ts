@@ -149,6 +149,24 @@ export class Lab {
     ]);
   }
 
+  /**
+   * The site's own DHCP server handing out kickstand as next-server and boot file (`--dhcp off`),
+   * as ISC dhcpd or Infoblox would: `bootServerIp` is the TFTP server, iPXE gets the boot script URL.
+   */
+  startSiteDhcp(bootServerIp: string, bootScriptUrl: string): Proc {
+    return this.spawn('dnsmasq-site-dhcp', this.lanNs, 'dnsmasq', [
+      '--no-daemon', '--conf-file=/dev/null', '--port=0', '--log-facility=-', '--log-dhcp', `--pid-file=${path.join(this.workDir, 'dnsmasq-site-dhcp.pid')}`,
+      '--interface=lan0', '--bind-interfaces', '--no-ping', `--dhcp-range=${this.net}.50,${this.net}.99,255.255.255.0,10m`,
+      `--dhcp-option=option:router,${this.serverIp}`, `--dhcp-leasefile=${path.join(this.workDir, 'dnsmasq-site-dhcp.leases')}`,
+      '--dhcp-userclass=set:ipxe,iPXE', `--dhcp-boot=tag:!ipxe,ipxe.efi,kickstand,${bootServerIp}`, `--dhcp-boot=tag:ipxe,${bootScriptUrl}`,
+    ]);
+  }
+
+  /** One more address on kickstand's interface, as a second address or a keepalived VIP would be. */
+  addServerAddress(address: string): void {
+    run('ip', ['-n', this.ns, 'addr', 'add', `${address}/24`, 'dev', this.bridge]);
+  }
+
   cleanup(): void {
     cleanupNow();
   }

@@ -219,7 +219,7 @@ function report(name: string, booted: Boot, check: () => void): void {
  * The install half every chain ends with: the VM powered itself off after printing the kickstart
  * kickstand renders for it (byte for byte) and reporting /built, and kickstand recorded it.
  */
-function assertInstalled(name: string, booted: Boot): { kickstart: string; cmdline: string } {
+function assertInstalled(name: string, booted: Boot, baseUrl = kickstand.baseUrl): { kickstart: string; cmdline: string } {
   const spec = host(name);
   const { run } = booted;
   assert.equal(run.gaveUp, undefined, `the firmware found nothing to boot ("${run.gaveUp}")`);
@@ -227,15 +227,15 @@ function assertInstalled(name: string, booted: Boot): { kickstart: string; cmdli
   assert.equal(run.exitCode, 0, 'the VM did not power itself off');
   const cmdline = cmdlineOf(run);
   assert.ok(cmdline, 'the installer stand-in never printed its kernel command line (it did not boot)');
-  const ksUrl = `${kickstand.baseUrl}/ks?build=metal/${name}&os=${OS}`;
+  const ksUrl = `${baseUrl}/ks?build=metal/${name}&os=${OS}`;
   assert.ok(cmdline.split(' ').includes(`inst.ks=${ksUrl}`), `kernel command line lacks inst.ks=${ksUrl}: ${cmdline}`);
   const kickstart = kickstartOf(run);
   assert.ok(kickstart !== undefined, 'the VM printed no kickstart');
-  const expected = kickstand.render(`metal/${name}`, OS);
+  const expected = kickstand.render(`metal/${name}`, OS, baseUrl);
   assert.equal(kickstart, expected, 'the kickstart the VM fetched differs from `kickstand render` for the same build and base URL');
   const sha = createHash('sha256').update(expected).digest('hex');
   assert.match(run.console, new RegExp(`KSE2E: kickstart sha256 ${sha} bytes ${Buffer.byteLength(expected)}\\r?\\n`), 'the kickstart bytes (sha256) differ from `kickstand render`');
-  assert.match(run.console, new RegExp(`KSE2E: calling ${escape(`${kickstand.baseUrl}/built?build=metal/${name}`)}\\r?\\n`), "the VM did not call the /built URL of the kickstart's %post");
+  assert.match(run.console, new RegExp(`KSE2E: calling ${escape(`${baseUrl}/built?build=metal/${name}`)}\\r?\\n`), "the VM did not call the /built URL of the kickstart's %post");
   assert.match(run.console, new RegExp(`KSE2E: built ok: metal/${name} marked built`), '/built was not accepted');
   const state = kickstand.host(name);
   assert.equal(state.state, 'built', `kickstand's state for metal/${name}`);
@@ -297,6 +297,7 @@ describe('a QEMU VM network-installs itself through kickstand', { timeout: 15 * 
     defineHost({ name: 'build-mode', mac: '52:54:00:e2:e0:07', ip: at(27), loader: 'ipxe' });
     defineHost({ name: 'static', mac: '52:54:00:e2:e0:08', ip: at(28), loader: 'ipxe', nameservers: [at(53), at(54)] });
     defineHost({ name: 'proxy', mac: '52:54:00:e2:e0:09', ip: at(29), loader: 'ipxe' });
+    defineHost({ name: 'uefi-vip', mac: '52:54:00:e2:e0:0a', ip: at(30), loader: 'ipxe' });
     const validate = kickstand.cli('validate', '--root', kickstand.root);
     if (validate.status !== 0) throw new Error(`the e2e site does not validate:\n${validate.stdout}${validate.stderr}`);
     await kickstand.ensure('full');
@@ -495,6 +496,34 @@ describe('a QEMU VM network-installs itself through kickstand', { timeout: 15 * 
         assert.ok(lease, `dnsmasq did not lease an address to the VM:\n${tail(dhcp.output, 20)}`);
         const script = events.find((e) => e.kind === 'boot-script');
         assert.equal(script?.ip, lease[1], "iPXE fetched its script from dnsmasq's address");
+      });
+    } finally {
+      await lab.stop(dhcp);
+    }
+  });
+
+  test("site DHCP names a second address of kickstand's interface (a VIP) as next-server: OVMF's PXE client gets ipxe.efi from that address", { skip, timeout: 150_000 }, async (t) => {
+    // kickstand listens on every address (no --server-ip). The kernel's own choice of source for
+    // a reply to the VM would be the interface's first address, lab.serverIp; OVMF's TFTP client
+    // only accepts replies from the address it asked, so this boot needs the reply from the VIP.
+    const vip = `${lab.net}.3`;
+    const vipUrl = `http://${vip}:8080`;
+    lab.addServerAddress(vip);
+    await kickstand.ensure('off', vipUrl);
+    const dhcp = lab.startSiteDhcp(vip, `${vipUrl}/boot.ipxe`);
+    const name = 'uefi-vip';
+    try {
+      const booted = await boot(t, name, { firmware: 'uefi', nicRom: false });
+      report(name, booted, () => {
+        assertInstalled(name, booted, vipUrl);
+        assertIpxeHttpChain(booted, name);
+        const served = kickstand
+          .logSince(booted.logMark)
+          .split('\n')
+          .filter((line) => line.includes('"TFTP file served"'))
+          .map((line) => JSON.parse(line) as { file: string; bytes: number });
+        assert.deepEqual(served.map((entry) => [entry.file, entry.bytes]), [['ipxe.efi', size('ipxe.efi')]], 'OVMF fetched ipxe.efi over TFTP');
+        assert.match(dhcp.output, new RegExp(`DHCPACK\\(lan0\\) ${escape(lab.net)}\\.\\d+ ${host(name).mac}`), 'the site DHCP server leased the VM its address');
       });
     } finally {
       await lab.stop(dhcp);
