@@ -434,18 +434,23 @@ static transfer_socket* unwrap(napi_env env, napi_value value) {
   return (transfer_socket*)pointer;
 }
 
+/** Reads a call's arguments into argv: exactly `count` of them, else a TypeError naming `usage`; -1 with it pending. */
+static int read_args(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* usage) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
+  if (argc != count) {
+    napi_throw_type_error(env, NULL, usage);
+    return -1;
+  }
+  return 0;
+}
+
 /**
  * Reads a call's arguments into argv: exactly `count` of them, the first a transfer socket.
  * NULL, with a JavaScript exception pending, when they are not.
  */
 static transfer_socket* socket_call(napi_env env, napi_callback_info info, size_t count, napi_value* argv) {
-  size_t argc = count;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != count) {
-    napi_throw_type_error(env, NULL, "wrong number of arguments");
-    return NULL;
-  }
-  return unwrap(env, argv[0]);
+  return read_args(env, info, count, argv, "wrong number of arguments") == 0 ? unwrap(env, argv[0]) : NULL;
 }
 
 /**
@@ -484,13 +489,8 @@ static napi_value watch(napi_env env, transfer_socket* socket_state, int fd, nap
 
 // open(bindAddress, peerAddress, peerPort, onAck(block), onDatagram(bytes, address, port)) -> [socket, localPort]
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "open(bindAddress, peerAddress, peerPort, onAck, onDatagram)");
-    return NULL;
-  }
+  if (read_args(env, info, 5, argv, "open(bindAddress, peerAddress, peerPort, onAck, onDatagram)") != 0) return NULL;
   char bind_text[INET6_ADDRSTRLEN + 1], peer_text[INET6_ADDRSTRLEN + 1];
   size_t length;
   uint32_t peer_port;
@@ -521,21 +521,16 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 // listen(address, port, onDatagram(bytes, address, port, localAddress)) -> [socket, port]:
 // a socket with no peer whose datagrams all go to onDatagram, with the local address each was sent to.
 static napi_value js_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CALL(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "listen(address, port, onDatagram)");
-    return NULL;
-  }
-  char address_text_in[INET6_ADDRSTRLEN + 1];
+  if (read_args(env, info, 3, argv, "listen(address, port, onDatagram)") != 0) return NULL;
+  char bind_text[INET6_ADDRSTRLEN + 1];
   size_t length;
   uint32_t port;
-  CALL(napi_get_value_string_utf8(env, argv[0], address_text_in, sizeof address_text_in, &length));
+  CALL(napi_get_value_string_utf8(env, argv[0], bind_text, sizeof bind_text, &length));
   CALL(napi_get_value_uint32(env, argv[1], &port));
   struct sockaddr_storage local;
   socklen_t local_len;
-  if (port > 65535 || parse_address(address_text_in, port, &local, &local_len) != 0) {
+  if (port > 65535 || parse_address(bind_text, port, &local, &local_len) != 0) {
     napi_throw_type_error(env, NULL, "listen() needs an IP literal and a port from 0 to 65535");
     return NULL;
   }
@@ -638,14 +633,14 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
   transfer_socket* socket_state = socket_call(env, info, 5, argv);
   if (socket_state == NULL) return NULL;
   struct iovec iov;
-  char address_text_in[INET6_ADDRSTRLEN + 1], from_text[INET6_ADDRSTRLEN + 1];
+  char to_text[INET6_ADDRSTRLEN + 1], from_text[INET6_ADDRSTRLEN + 1];
   size_t length;
   uint32_t port;
   if (buffer_of(env, argv[1], &iov) != 0) {
     napi_throw_type_error(env, NULL, "sendTo() takes a Buffer");
     return NULL;
   }
-  CALL(napi_get_value_string_utf8(env, argv[2], address_text_in, sizeof address_text_in, &length));
+  CALL(napi_get_value_string_utf8(env, argv[2], to_text, sizeof to_text, &length));
   CALL(napi_get_value_uint32(env, argv[3], &port));
   CALL(napi_get_value_string_utf8(env, argv[4], from_text, sizeof from_text, &length));
   struct sockaddr_storage to;
@@ -673,7 +668,7 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
       memcpy(CMSG_DATA(cmsg), &pktinfo, sizeof pktinfo);
     }
   }
-  if (bad_from || parse_address(address_text_in, port, &to, &message.msg_namelen) != 0) {
+  if (bad_from || parse_address(to_text, port, &to, &message.msg_namelen) != 0) {
     napi_throw_type_error(env, NULL, "sendTo() needs IP literals, the source of the socket's own family");
     return NULL;
   }
