@@ -152,7 +152,9 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
 
   /** An ERROR from the listener's port, from the address the request was sent to. */
   const refuse = (peer: Peer, localAddress: string, code: number, message: string) => {
-    if (!closing) listener.sendTo(encodeError(code, message), peer.address, peer.port, localAddress);
+    if (closing) return;
+    const errno = listener.sendTo(encodeError(code, message), peer.address, peer.port, localAddress);
+    if (errno !== 0) log.debug({ peer: `${peer.address}:${peer.port}`, errno }, 'TFTP refusal could not be sent');
   };
 
   const forget = (key: string, entry: ActiveRequest) => {
