@@ -81,7 +81,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
         onlyKnownMacs: config.onlyKnownMacs,
         log: log.child({ component: 'dhcp' }),
         lookupHost: boot.dhcpLookup,
-        reservedMacFor: boot.reservedMacFor,
+        reservedMacsFor: boot.reservedMacsFor,
         onEvent: (event) => boot.dhcpEvent(event),
         leaseFile: stateFile(config.dataDir),
         leaseSeconds: config.dhcpLeaseTime,

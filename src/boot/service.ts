@@ -75,8 +75,8 @@ export class BootService {
     return { known: true, loader: host.loader, reservation };
   };
 
-  /** The MAC of the host an address is reserved for, so the pool never hands it to another machine. */
-  reservedMacFor = (ip: string): string | undefined => this.hosts.byIp.get(ip)?.macs[0];
+  /** The MACs of the host an address is reserved for, so the pool never hands it to another machine. */
+  reservedMacsFor = (ip: string): readonly string[] | undefined => this.hosts.byIp.get(ip)?.macs;
 
   dhcpEvent(event: DhcpEvent): void {
     const host = this.hostByMacOrUuid(event.mac, event.uuid);

@@ -36,8 +36,11 @@ export interface FullDeps {
   leases: LeaseStore;
   /** Milliseconds since the epoch; injected so tests can move time. */
   now: () => number;
-  /** The MAC an address is reserved for, if any: keeps the pool off other hosts' reservations. */
-  reservedMacFor?: ((ip: string) => string | undefined) | undefined;
+  /**
+   * The MACs of the host an address is reserved for, if any: keeps the pool off other hosts'
+   * reservations, and lets any NIC of that host have it.
+   */
+  reservedMacsFor?: ((ip: string) => readonly string[] | undefined) | undefined;
 }
 
 /** The client's network: the served interface's subnet, or the one a relay (giaddr) sits on. */
@@ -153,21 +156,25 @@ function requestMessage(ctx: Ctx): DhcpAnswer {
     const hasRecord = ctx.reservation !== undefined || (lease !== undefined && lease.state !== 'declined');
     // RFC 2131 4.3.2: with no record of the client, stay silent; another server may own it.
     if (!hasRecord) return silent(ctx, `no record of ${ctx.mac} for INIT-REBOOT of ${requested}`);
+    // The client remembers another address than the one it holds here: NAK, so it starts over.
+    if (lease?.state === 'bound' && lease.expiresAt > ctx.now && lease.ip !== requested) return nak(ctx, `${ctx.mac} holds ${lease.ip}, not ${requested}`);
     return bindIfValid(ctx, requested, segment, true);
   }
 
   if (packet.ciaddr !== ZERO_ADDRESS) {
     // RENEWING (unicast to us) or REBINDING (broadcast to anyone).
     const ip = packet.ciaddr;
+    // A relay forwards the client's broadcasts as unicast: only a request without giaddr was sent to us.
+    const renewing = ctx.request.unicast && packet.giaddr === ZERO_ADDRESS;
     const lease = ctx.deps.leases.byMac(ctx.mac);
     const hasRecord =
       ctx.reservation?.ip === ip || (lease !== undefined && lease.ip === ip && (lease.state === 'bound' || lease.state === 'offered'));
     if (!hasRecord) {
-      return ctx.request.unicast
+      return renewing
         ? nak(ctx, `no lease of ${ip} for ${ctx.mac}`)
         : silent(ctx, `rebinding ${ip}: no lease here, another server may hold it`);
     }
-    return bindIfValid(ctx, ip, segmentFor(ctx), ctx.request.unicast);
+    return bindIfValid(ctx, ip, segmentFor(ctx), renewing);
   }
 
   return silent(ctx, 'REQUEST with no server id, requested address or ciaddr');
@@ -244,13 +251,17 @@ function segmentFor(ctx: Ctx): Segment | undefined {
 
 /** Why an address someone else holds cannot go to this client, or undefined when it can. */
 function heldElsewhere(ctx: Ctx, ip: string): string | undefined {
+  const owners = ctx.deps.reservedMacsFor?.(ip);
+  // The client's own reservation (found by any of its host's MACs, or by UUID): a lease another
+  // NIC of the same host holds is the same machine's.
+  const ownReservation = ctx.reservation?.ip === ip;
+  const sameMachine = (mac: string) => mac === ctx.mac || (ownReservation && owners?.includes(mac) === true);
   const lease = ctx.deps.leases.byIp(ip);
   if (lease !== undefined && lease.expiresAt > ctx.now) {
     if (lease.state === 'declined') return `${ip} was declined as in use; held back until ${new Date(lease.expiresAt).toISOString()}`;
-    if (lease.mac !== ctx.mac && (lease.state === 'bound' || lease.state === 'offered')) return `${ip} is leased to ${lease.mac}`;
+    if (!sameMachine(lease.mac) && (lease.state === 'bound' || lease.state === 'offered')) return `${ip} is leased to ${lease.mac}`;
   }
-  const owner = ctx.deps.reservedMacFor?.(ip);
-  if (owner !== undefined && owner !== ctx.mac) return `${ip} is reserved for ${owner}`;
+  if (!ownReservation && owners !== undefined && !owners.includes(ctx.mac)) return `${ip} is reserved for ${owners.join(', ')}`;
   return undefined;
 }
 
@@ -287,8 +298,8 @@ function chooseAddress(ctx: Ctx, segment: Segment): { ip: string } | { reason: s
     if (ip === ctx.config.boot.serverIp) continue;
     const row = rows.get(ip);
     if (row !== undefined && row.expiresAt > ctx.now) continue;
-    const owner = ctx.deps.reservedMacFor?.(ip);
-    if (owner !== undefined && owner !== ctx.mac) continue;
+    const owners = ctx.deps.reservedMacsFor?.(ip);
+    if (owners !== undefined && !owners.includes(ctx.mac)) continue;
     if (row === undefined) return { ip };
     if (oldestExpired === undefined || row.expiresAt < oldestExpired.expiresAt) oldestExpired = { ip, expiresAt: row.expiresAt };
   }

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { DhcpAnswer, DhcpEvent } from './answer.js';
 import { decodePacket, describeDecodeError, encodePacket } from './codec.js';
 import { STANDARD_PORTS, type DhcpPorts } from './destination.js';
-import { answerFull, FULL_DEFAULTS, type FullConfig } from './full.js';
+import { answerFull, FULL_DEFAULTS, type FullConfig, type FullDeps } from './full.js';
 import type { LookupHost } from './host-lookup.js';
 import { findServedInterface, type InterfaceTable, type ServedInterface } from './interfaces.js';
 import { openLeaseStore, type LeaseStore } from './lease-store.js';
@@ -46,7 +46,7 @@ export interface DhcpServerOptions {
   leaseSeconds?: number | undefined;
   offerHoldSeconds?: number | undefined;
   declineHoldSeconds?: number | undefined;
-  reservedMacFor?: ((ip: string) => string | undefined) | undefined;
+  reservedMacsFor?: FullDeps['reservedMacsFor'];
   now?: (() => number) | undefined;
   /** Injected in tests; defaults to os.networkInterfaces(). */
   interfaces?: (() => InterfaceTable) | undefined;
@@ -132,7 +132,7 @@ export async function startDhcpServer(options: DhcpServerOptions): Promise<Resul
       lookupHost: options.lookupHost,
       leases: store,
       now: options.now ?? Date.now,
-      reservedMacFor: options.reservedMacFor,
+      reservedMacsFor: options.reservedMacsFor,
     };
     respond = (request) => answerFull(request, config, deps);
   } else {

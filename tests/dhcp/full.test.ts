@@ -36,7 +36,7 @@ const baseConfig: FullConfig = {
 let leases: LeaseStore;
 let clock: number;
 let hosts: Record<string, HostLookup>;
-let reservedMacFor: FullDeps['reservedMacFor'];
+let reservedMacsFor: FullDeps['reservedMacsFor'];
 let config: FullConfig;
 
 beforeEach(() => {
@@ -47,13 +47,13 @@ beforeEach(() => {
   hosts = {
     [RESERVED_MAC]: { known: true, loader: 'ipxe', reservation: { ip: '10.0.0.42', hostname: 'node42', router: '10.0.0.1', dns: ['10.0.0.1'] } },
   };
-  reservedMacFor = undefined;
+  reservedMacsFor = undefined;
   config = baseConfig;
 });
 afterEach(() => leases.close());
 
 function answer(request: IncomingRequest): DhcpAnswer {
-  return answerFull(request, config, { lookupHost: (mac) => hosts[mac], leases, now: () => clock, reservedMacFor });
+  return answerFull(request, config, { lookupHost: (mac) => hosts[mac], leases, now: () => clock, reservedMacsFor });
 }
 
 const mac = (n: number): string => `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`;
@@ -144,7 +144,7 @@ describe('full mode: DISCOVER', () => {
 
   it('skips the server’s own address and addresses reserved for other hosts', () => {
     config = { ...baseConfig, pool: PoolConfigSchema.parse({ start: '10.0.0.1', end: '10.0.0.4', subnetMask: '255.255.255.0' }) };
-    reservedMacFor = (ip) => (ip === '10.0.0.2' ? RESERVED_MAC : undefined);
+    reservedMacsFor = (ip) => (ip === '10.0.0.2' ? [RESERVED_MAC] : undefined);
     assert.equal(replyOf(answer(discover(mac(1)))).yiaddr, '10.0.0.3');
   });
 
@@ -164,6 +164,24 @@ describe('full mode: DISCOVER', () => {
     const result = answer(discover(RESERVED_MAC));
     assert.match(silenceOf(result), /not on the client's network/);
     assert.equal(result.action === 'silent' && result.level, 'warn');
+  });
+
+  it('gives the reservation to every NIC of its host, also while another of them holds it', () => {
+    const secondNic = '02:00:00:00:00:02';
+    hosts[secondNic] = hosts[RESERVED_MAC]!;
+    reservedMacsFor = (ip) => (ip === '10.0.0.42' ? [RESERVED_MAC, secondNic] : undefined);
+    assert.equal(replyOf(answer(discover(secondNic))).yiaddr, '10.0.0.42');
+    assert.equal(read.messageType(replyOf(answer(select(secondNic, '10.0.0.42'))).options), MessageType.Ack);
+    assert.equal(replyOf(answer(discover(RESERVED_MAC))).yiaddr, '10.0.0.42', 'the first NIC, after the second bound it');
+    assert.equal(read.messageType(replyOf(answer(select(RESERVED_MAC, '10.0.0.42'))).options), MessageType.Ack);
+    // A machine matched by UUID (lookup gives the reservation) whose MAC no file lists.
+    const uuidMatched = '02:00:00:00:00:03';
+    hosts[uuidMatched] = hosts[RESERVED_MAC]!;
+    assert.equal(replyOf(answer(discover(uuidMatched))).yiaddr, '10.0.0.42');
+    // Anyone else still cannot have it, nor take it from the pool.
+    config = { ...baseConfig, pool: PoolConfigSchema.parse({ start: '10.0.0.42', end: '10.0.0.42', subnetMask: '255.255.255.0' }) };
+    assert.match(silenceOf(answer(discover(mac(5)))), /exhausted/);
+    assert.equal(read.messageType(replyOf(answer(select(mac(5), '10.0.0.42'))).options), MessageType.Nak);
   });
 
   it('refuses a reservation another client holds a lease on', () => {
@@ -250,7 +268,8 @@ describe('full mode: REQUEST', () => {
   it('INIT-REBOOT: right address -> ACK; wrong address -> NAK; wrong subnet -> NAK', () => {
     assert.equal(lease(mac(1)), '10.0.0.100');
     assert.equal(read.messageType(replyOf(answer(initReboot(mac(1), '10.0.0.100'))).options), MessageType.Ack);
-    assert.equal(read.messageType(replyOf(answer(initReboot(mac(1), '10.0.0.101'))).options), MessageType.Ack, 'a free pool address for a known client is fine');
+    assert.equal(read.messageType(replyOf(answer(initReboot(mac(1), '10.0.0.101'))).options), MessageType.Nak, 'RFC 2131 4.3.2: not the address it holds');
+    assert.equal(replyOf(answer(discover(mac(1)))).yiaddr, '10.0.0.100', 'after the NAK it starts over and gets its own address back');
     assert.equal(read.messageType(replyOf(answer(initReboot(RESERVED_MAC, '10.0.0.43'))).options), MessageType.Nak);
     assert.equal(read.messageType(replyOf(answer(initReboot(mac(1), '192.168.1.10'))).options), MessageType.Nak);
     assert.equal(read.messageType(replyOf(answer(initReboot(RESERVED_MAC, '10.0.0.42'))).options), MessageType.Ack);
@@ -369,6 +388,12 @@ describe('full mode: relayed requests', () => {
   it('serves a relayed reservation that carries its netmask', () => {
     hosts[RESERVED_MAC] = { known: true, loader: 'ipxe', reservation: { ip: '172.16.9.20', subnetMask: '255.255.255.0' } };
     assert.equal(replyOf(answer(discover(RESERVED_MAC, [], { giaddr: '172.16.9.1' }))).yiaddr, '172.16.9.20');
+  });
+
+  it('a relayed REBINDING of a lease held elsewhere is silent: the relay sent it unicast, the client broadcast it', () => {
+    config = { ...baseConfig, pool: remotePool };
+    const rebinding = incoming(rawPacket({ mac: mac(1), flags: 0, ciaddr: '10.50.0.15', giaddr: '10.50.0.1' }, [[53, [3]]]), { unicast: true, source: { address: '10.50.0.1', port: 67 } });
+    assert.match(silenceOf(answer(rebinding)), /another server may hold it/);
   });
 
   it('a relayed NAK goes to the relay with the broadcast flag', () => {

@@ -156,7 +156,7 @@ test('DHCP lookups: loader and the static reservation come from the host definit
   });
   assert.equal(boot.dhcpLookup('52:54:00:00:00:a3', undefined)?.loader, 'pxelinux');
   assert.equal(boot.dhcpLookup('52:54:00:ff:ff:ff', undefined), undefined);
-  assert.equal(boot.reservedMacFor('192.0.2.10'), '52:54:00:12:34:56');
+  assert.deepEqual(boot.reservedMacsFor('192.0.2.10'), ['52:54:00:12:34:56']);
 });
 
 test('build state survives a restart (a new process opening the same SQLite file)', () => {
