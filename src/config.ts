@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { PoolConfigSchema } from './dhcp/pool.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const ipv4 = z.ipv4({ error: 'expected a dotted IPv4 address' });
@@ -40,7 +41,7 @@ export const serveConfigSchema = z
       .pipe(z.array(ipv4))
       .optional(),
     dhcpDomain: z.string().optional(),
-    dhcpLeaseTime: z.coerce.number().int().min(60).default(3600),
+    dhcpLeaseTime: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(3600),
     onlyKnownMacs: z.boolean().default(false),
     apiToken: z.string().min(16, 'use at least 16 characters').optional(),
   })
@@ -48,6 +49,14 @@ export const serveConfigSchema = z
     if (config.dhcp !== 'off' && !config.serverIp) ctx.addIssue({ code: 'custom', path: ['serverIp'], message: `--dhcp ${config.dhcp} needs --server-ip (the address machines reach kickstand at)` });
     if (config.dhcpPool && config.dhcp !== 'full') ctx.addIssue({ code: 'custom', path: ['dhcpPool'], message: 'an address pool needs --dhcp full' });
     if (config.dhcpPool && !config.dhcpNetmask) ctx.addIssue({ code: 'custom', path: ['dhcpNetmask'], message: '--dhcp-pool needs --dhcp-netmask' });
+    if (config.dhcpPool && config.dhcpNetmask) {
+      // The pool's own rules (order, one subnet, size, router inside), reported on the flag at fault.
+      const pool = PoolConfigSchema.safeParse({ ...config.dhcpPool, subnetMask: config.dhcpNetmask, router: config.dhcpRouter });
+      const flagOf: Record<string, string> = { start: 'dhcpPool', end: 'dhcpPool', subnetMask: 'dhcpNetmask', router: 'dhcpRouter' };
+      for (const issue of pool.error?.issues ?? []) {
+        ctx.addIssue({ code: 'custom', path: [flagOf[String(issue.path[0])] ?? 'dhcpPool'], message: issue.message });
+      }
+    }
   });
 
 export type ServeConfig = z.output<typeof serveConfigSchema>;

@@ -41,8 +41,15 @@ export interface DhcpPacket {
   options: DhcpOptions;
 }
 
+/**
+ * Largest message decoded: a jumbo frame's worth. Clients send a few hundred bytes (option 57 asks
+ * for at most an MTU); a 64 KiB datagram of repeated options would only cost CPU to join.
+ */
+export const MAX_MESSAGE_BYTES = 9216;
+
 export type DecodeError =
   | { kind: 'truncated'; length: number }
+  | { kind: 'oversized'; length: number }
   | { kind: 'bad-magic-cookie'; cookie: number }
   | { kind: 'bad-hardware-length'; hlen: number }
   | { kind: 'option-overrun'; field: OptionArea; code: number; offset: number }
@@ -52,6 +59,8 @@ export type OptionArea = 'options' | 'file' | 'sname';
 
 export function describeDecodeError(e: DecodeError): string {
   switch (e.kind) {
+    case 'oversized':
+      return `${e.length} bytes is more than any DHCP client sends (at most ${MAX_MESSAGE_BYTES})`;
     case 'truncated':
       return `packet of ${e.length} bytes is shorter than a DHCP header (240)`;
     case 'bad-magic-cookie':
@@ -98,6 +107,7 @@ function nulTerminated(bytes: Buffer): string {
 
 export function decodePacket(bytes: Buffer): Result<DhcpPacket, DecodeError> {
   if (bytes.length < OPTIONS_OFFSET) return err({ kind: 'truncated', length: bytes.length });
+  if (bytes.length > MAX_MESSAGE_BYTES) return err({ kind: 'oversized', length: bytes.length });
   const cookie = bytes.readUInt32BE(COOKIE_OFFSET);
   if (cookie !== MAGIC_COOKIE) return err({ kind: 'bad-magic-cookie', cookie });
   const hlen = bytes[2]!;

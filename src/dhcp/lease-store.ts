@@ -59,7 +59,9 @@ export function openLeaseStore(path: string): Result<LeaseStore, string> {
   try {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // FULL: an acknowledged lease survives a power cut (NORMAL may roll the last commits back, and
+    // the address would be handed out twice). DHCP writes are few.
+    db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 2000');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {

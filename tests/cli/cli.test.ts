@@ -153,3 +153,20 @@ test('hosts and reinstall read and change the state database', () => {
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr, /^kickstand: unknown host 'nosuch'/);
 });
+
+test('serve refuses a DHCP pool it could not serve, naming the flag, before binding anything', () => {
+  const serve = (...flags: string[]) => run('serve', '--dhcp', 'full', '--server-ip', '127.0.0.1', '--http-port', '0', '--tftp-port', '0', ...flags);
+  const cases: Array<[string[], RegExp]> = [
+    [['--dhcp-pool', '10.0.0.200-10.0.0.100', '--dhcp-netmask', '255.255.255.0'], /--dhcp-pool: pool end 10\.0\.0\.100 is before its start 10\.0\.0\.200/],
+    // A typo that spans 13 million addresses would make every DISCOVER scan them.
+    [['--dhcp-pool', '10.0.0.100-10.200.0.254', '--dhcp-netmask', '255.255.255.0'], /--dhcp-pool: 10\.0\.0\.100 and 10\.200\.0\.254 are not in one 255\.255\.255\.0 subnet/],
+    [['--dhcp-pool', '10.0.0.100-10.0.0.200', '--dhcp-netmask', '255.255.0.255'], /--dhcp-netmask: 255\.255\.0\.255 is not a valid subnet mask/],
+    [['--dhcp-pool', '10.0.0.100-10.0.0.200', '--dhcp-netmask', '255.255.255.0', '--dhcp-router', '10.1.0.1'], /--dhcp-router: router 10\.1\.0\.1 is outside the pool's subnet/],
+    [['--dhcp-pool', '10.0.0.100-10.0.0.200', '--dhcp-netmask', '255.255.255.0', '--dhcp-lease-time', '9999999999'], /--dhcp-lease-time: .*31536000/],
+  ];
+  for (const [flags, message] of cases) {
+    const result = serve(...flags);
+    assert.equal(result.status, 2, `${flags.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
+});

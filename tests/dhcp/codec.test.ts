@@ -176,11 +176,17 @@ describe('decodePacket: errors are values', () => {
     { name: 'option code with no length byte', bytes: Buffer.concat([rawPacket({}, [[53, [1]]], { end: false }), Buffer.from([60])]), kind: 'option-overrun' },
     { name: 'overload value 4', bytes: rawPacket({}, [[53, [1]], [52, [4]]]), kind: 'bad-overload' },
     { name: 'overload of length 2', bytes: rawPacket({}, [[53, [1]], [52, [1, 1]]]), kind: 'bad-overload' },
+    // 64 KiB of repeated one-byte options would cost the joins of RFC 3396 quadratic time.
+    { name: 'a 64 KiB datagram', bytes: Buffer.concat([rawPacket({}, [[53, [1]]], { end: false }), Buffer.alloc(65_000, Buffer.from([60, 1, 0x41]))]), kind: 'oversized' },
     { name: 'overrun inside the overloaded file field', bytes: rawPacket({ file: Buffer.concat([Buffer.alloc(126), Buffer.from([60, 9])]) }, [[53, [1]], [52, [1]]]), kind: 'option-overrun' },
   ];
   for (const c of cases) {
     it(c.name, () => assert.equal(decodeError(c.bytes).kind, c.kind));
   }
+  it('a jumbo-frame-sized message still decodes', () => {
+    const bytes = Buffer.concat([rawPacket({}, [[53, [1]]], { end: false }), Buffer.alloc(7998, Buffer.from([60, 1, 0x41])), Buffer.from([255])]);
+    assert.equal(decoded(bytes).options.get(60)?.length, 7998 / 3);
+  });
 });
 
 describe('encodePacket', () => {
