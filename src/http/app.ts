@@ -22,6 +22,27 @@ export interface AppDependencies {
   apiToken?: string;
 }
 
+/**
+ * The URL as logged: the value of every `token` parameter redacted, whatever way its name is
+ * spelled (`tok%65n` reaches the routes as `token` too). A name that cannot be decoded is redacted.
+ */
+export function redactTokens(url: string): string {
+  const queryStart = url.indexOf('?');
+  if (queryStart < 0) return url;
+  const pairs = url.slice(queryStart + 1).split('&').map((pair) => {
+    const equals = pair.indexOf('=');
+    const rawName = equals < 0 ? pair : pair.slice(0, equals);
+    let name: string | undefined;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      name = undefined;
+    }
+    return name === undefined || (name === 'token' && equals >= 0) ? `${rawName}=<redacted>` : pair;
+  });
+  return `${url.slice(0, queryStart)}?${pairs.join('&')}`;
+}
+
 /** The HTTP transport: routes map requests onto the core and its errors onto status codes. */
 export function createApp({ root, store, engine, boot, log, apiToken }: AppDependencies): express.Express {
   const app = express();
@@ -38,7 +59,7 @@ export function createApp({ root, store, engine, boot, log, apiToken }: AppDepen
       customProps: (_req, res) => (res.locals?.build ? { build: res.locals.build } : {}),
       // Only what identifies the request: never headers (Authorization, cookies) or bodies.
       serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress: string }) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&]token=)[^&]*/g, '$1<redacted>'), remoteAddress: req.remoteAddress }),
+        req: (req: { id: string; method: string; url: string; remoteAddress: string }) => ({ id: req.id, method: req.method, url: redactTokens(req.url), remoteAddress: req.remoteAddress }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
