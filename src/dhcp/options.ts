@@ -239,10 +239,18 @@ export function parseSubOptions(value: Buffer): Map<number, Buffer> {
   return out;
 }
 
-/** Bytes in wire order as 8-4-4-4-12 lowercase hex (no SMBIOS byte swapping). */
+/**
+ * The machine UUID as dmidecode, iPXE's ${uuid} and host files write it (8-4-4-4-12 lowercase
+ * hex). Firmware sends the SMBIOS (2.6+) / EFI GUID bytes, whose first three fields are
+ * little-endian: QEMU -uuid 4c4c4544-0042-3510-8052-b7c04f4b4d31 arrives from OVMF and the iPXE
+ * ROM as 44454c4c 4200 1035 8052 b7c04f4b4d31.
+ */
 export function formatUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  const hex = (start: number, end: number, swap: boolean) => {
+    const part = Buffer.from(bytes.subarray(start, end));
+    return (swap ? part.reverse() : part).toString('hex');
+  };
+  return `${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}`;
 }
 
 // ---- writing --------------------------------------------------------------------------------

@@ -63,8 +63,9 @@ export function rawPacket(fields: RawFields, options: RawOption[], opts: { end?:
   return body.length >= length ? body : Buffer.concat([body, Buffer.alloc(length - body.length)]);
 }
 
-export const UUID_BYTES = [0x00, 0x4c, 0x4c, 0x45, 0x44, 0x00, 0x10, 0x59, 0x80, 0x36, 0xb4, 0xc0, 0x4f, 0x4e, 0x36, 0x32, 0x31];
-export const UUID_TEXT = '4c4c4544-0010-5980-36b4-c04f4e363231';
+/** Option 97 as OVMF and QEMU's iPXE ROM sent it for `-uuid 4c4c4544-0042-3510-8052-b7c04f4b4d31`: the first three fields little-endian. */
+export const UUID_BYTES = [0x00, 0x44, 0x45, 0x4c, 0x4c, 0x42, 0x00, 0x10, 0x35, 0x80, 0x52, 0xb7, 0xc0, 0x4f, 0x4b, 0x4d, 0x31];
+export const UUID_TEXT = '4c4c4544-0042-3510-8052-b7c04f4b4d31';
 
 const PXE_PRL = [1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135];
 

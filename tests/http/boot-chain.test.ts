@@ -7,6 +7,9 @@ import type { Express } from 'express';
 import type { BootService } from '../../src/boot/service.js';
 import { StateStore } from '../../src/boot/state.js';
 import { stateFile } from '../../src/config.js';
+import { decodePacket } from '../../src/dhcp/codec.js';
+import { read } from '../../src/dhcp/options.js';
+import { uefiX64Discover } from '../dhcp/firmware-packets.js';
 import { copySite, siteApp } from '../helpers/site.js';
 
 const site = copySite();
@@ -157,6 +160,11 @@ test('DHCP lookups: loader and the static reservation come from the host definit
   assert.equal(boot.dhcpLookup('52:54:00:00:00:a3', undefined)?.loader, 'pxelinux');
   assert.equal(boot.dhcpLookup('52:54:00:ff:ff:ff', undefined), undefined);
   assert.deepEqual(boot.reservedMacsFor('192.0.2.10'), ['52:54:00:12:34:56']);
+  // A NIC no file lists, on the machine whose UUID (as dmidecode prints it) pxe01 names: the
+  // firmware's option 97 bytes find the host.
+  const discover = decodePacket(uefiX64Discover());
+  assert.ok(discover.ok);
+  assert.equal(boot.dhcpLookup('52:54:00:99:99:99', read.clientUuid(discover.value.options))?.loader, 'pxelinux');
 });
 
 test('build state survives a restart (a new process opening the same SQLite file)', () => {
