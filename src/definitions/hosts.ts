@@ -35,12 +35,27 @@ export interface HostIndex {
   problems: Problem[];
 }
 
-/** Indexes hosts for O(1) lookups by MAC and UUID; a MAC or UUID claimed twice is a problem naming both files. */
-export function indexHosts(snapshot: Snapshot): HostIndex {
+type ClaimKind = 'mac' | 'uuid' | 'ipaddr';
+interface Claim {
+  host: HostRecord;
+  line: number;
+}
+
+const CLAIM_WORDS: Record<ClaimKind, { what: string; belongs: string }> = {
+  mac: { what: 'MAC', belongs: 'a MAC belongs to one host' },
+  uuid: { what: 'UUID', belongs: 'a UUID belongs to one host' },
+  ipaddr: { what: 'address', belongs: 'an address belongs to one host' },
+};
+
+/**
+ * Indexes hosts for O(1) lookups by MAC, UUID and address. A key claimed by two files is a
+ * problem naming both, and must not move a machine to another definition on a live reload (its
+ * next network boot would reinstall it as the other host): the host that had the key in the
+ * `previous` index keeps it, and when none did (a fresh start) neither host is answered for it.
+ */
+export function indexHosts(snapshot: Snapshot, previous?: HostIndex): HostIndex {
   const byId = new Map<string, HostRecord>();
-  const byMac = new Map<string, HostRecord>();
-  const byUuid = new Map<string, HostRecord>();
-  const byIp = new Map<string, HostRecord>();
+  const claims: Record<ClaimKind, Map<string, Claim[]>> = { mac: new Map(), uuid: new Map(), ipaddr: new Map() };
   const problems: Problem[] = [];
   for (const { type, name, file } of snapshot.builds()) {
     const own = file.good?.values;
@@ -59,25 +74,36 @@ export function indexHosts(snapshot: Snapshot): HostIndex {
     }
     const host = parsed.data;
     byId.set(host.id, host);
-    const lineOf = (key: string): number => file.good?.origins.get(key)?.line ?? 0;
-    for (const mac of host.macs) {
-      const other = byMac.get(mac);
-      if (other && other.id !== host.id) {
-        problems.push({ file: file.file, line: lineOf('mac'), severity: 'error', message: `MAC ${mac} is also claimed by ${other.file}; a MAC belongs to one host` });
-      } else byMac.set(mac, host);
-    }
-    if (host.ipaddr) {
-      const other = byIp.get(host.ipaddr);
-      if (other) problems.push({ file: file.file, line: lineOf('ipaddr'), severity: 'error', message: `address ${host.ipaddr} is also given to ${other.file}` });
-      else byIp.set(host.ipaddr, host);
-    }
-    if (host.uuid) {
-      const other = byUuid.get(host.uuid);
-      if (other) problems.push({ file: file.file, line: lineOf('uuid'), severity: 'error', message: `UUID ${host.uuid} is also claimed by ${other.file}; a UUID belongs to one host` });
-      else byUuid.set(host.uuid, host);
-    }
+    const claim = (kind: ClaimKind, key: string) => {
+      const line = file.good?.origins.get(kind)?.line ?? 0;
+      const list = claims[kind].get(key) ?? [];
+      if (!list.some((c) => c.host.id === host.id)) claims[kind].set(key, [...list, { host, line }]);
+    };
+    for (const mac of host.macs) claim('mac', mac);
+    if (host.uuid) claim('uuid', host.uuid);
+    if (host.ipaddr) claim('ipaddr', host.ipaddr);
   }
-  return { byId, byMac, byUuid, byIp, problems };
+  const previousOwner: Record<ClaimKind, ReadonlyMap<string, HostRecord> | undefined> = { mac: previous?.byMac, uuid: previous?.byUuid, ipaddr: previous?.byIp };
+  const owners = (kind: ClaimKind): Map<string, HostRecord> => {
+    const out = new Map<string, HostRecord>();
+    const { what, belongs } = CLAIM_WORDS[kind];
+    for (const [key, list] of claims[kind]) {
+      if (list.length === 1) {
+        out.set(key, list[0]!.host);
+        continue;
+      }
+      const keeper = list.find((c) => c.host.id === previousOwner[kind]?.get(key)?.id);
+      if (keeper) out.set(key, keeper.host);
+      for (const { host, line } of list) {
+        if (host === keeper?.host) continue;
+        const others = list.filter((c) => c.host !== host).map((c) => c.host.file).join(' and ');
+        const effect = keeper ? `${keeper.host.id} keeps it` : 'no host is answered for it until one file gives it up';
+        problems.push({ file: host.file, line, severity: 'error', message: `${what} ${key} is also claimed by ${others}; ${belongs} (${effect})` });
+      }
+    }
+    return out;
+  };
+  return { byId, byMac: owners('mac'), byUuid: owners('uuid'), byIp: owners('ipaddr'), problems };
 }
 
 /** A host by build id (`metal/web01`) or, when unambiguous, by bare name (`web01`). */

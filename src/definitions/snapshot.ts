@@ -28,13 +28,18 @@ export class Snapshot {
     readonly files: ReadonlyMap<string, DefinitionFile>,
     /** Problems not tied to one id's content, e.g. two files claiming the same id. */
     readonly globalProblems: readonly Problem[] = [],
+    /** The hosts of the snapshot this one replaces: who keeps a MAC, UUID or address two files claim. */
+    private previousHosts?: HostIndex,
   ) {}
 
   private hostIndex?: HostIndex;
 
   /** Network-booting hosts, indexed on first use and kept for the snapshot's life. */
   get hosts(): HostIndex {
-    this.hostIndex ??= indexHosts(this);
+    if (!this.hostIndex) {
+      this.hostIndex = indexHosts(this, this.previousHosts);
+      this.previousHosts = undefined; // no chain of old snapshots kept alive
+    }
     return this.hostIndex;
   }
 

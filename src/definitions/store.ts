@@ -126,10 +126,17 @@ export class DefinitionStore extends EventEmitter<{ reload: [ReloadEvent] }> {
     for (const id of previous.files.keys()) if (!files.has(id)) changed.push(id);
 
     if (changed.length === 0 && globalProblems.length === previous.globalProblems.length && previous.generation > 0) return previous;
-    this.snapshot = new Snapshot(previous.generation + 1, files, globalProblems);
+    this.snapshot = new Snapshot(previous.generation + 1, files, globalProblems, previous.hosts);
     for (const { id, problem } of newProblems) {
       const kept = files.get(id)?.good;
       this.options.log.error({ file: problem.file, line: problem.line }, `${formatProblem(problem)}${kept ? ' (still serving its last good version)' : ''}`);
+    }
+    // Conflicts between host files (a MAC, UUID or address claimed twice) appear only across files.
+    const knownHostProblems = new Set(previous.hosts.problems.map(formatProblem));
+    for (const problem of this.snapshot.hosts.problems) {
+      if (knownHostProblems.has(formatProblem(problem))) continue;
+      this.options.log.error({ file: problem.file, line: problem.line }, formatProblem(problem));
+      newProblems.push({ id: problem.file, problem });
     }
     if (previous.generation > 0 && changed.length > 0) this.options.log.info({ changed, generation: this.snapshot.generation }, 'definitions reloaded');
     this.emit('reload', { snapshot: this.snapshot, changed, newProblems: newProblems.map(({ problem }) => problem) });

@@ -177,6 +177,37 @@ test('build state survives a restart (a new process opening the same SQLite file
   }
 });
 
+test('a new file claiming a serving host\'s MAC and address does not take the machine over on live reload', async () => {
+  const other = copySite();
+  try {
+    const { store, boot: otherBoot } = await siteApp(other.root);
+    const before = otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10');
+    assert.match(before, /installing metal\/web01/);
+    other.write('builds/metal/aaa.yaml', 'fqdn: aaa.example.com\nos: CentOS-7.6.1810\nmac: 52-54-00-12-34-56\nipaddr: 192.0.2.10\n');
+    await store.reload();
+    assert.match(otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10'), /installing metal\/web01/, 'the machine is still web01');
+    assert.deepEqual(otherBoot.reservedMacsFor('192.0.2.10'), [web01Mac], 'the DHCP reservation stays with web01');
+    const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
+    assert.ok(problems.includes('builds/metal/aaa.yaml:3: MAC 52:54:00:12:34:56 is also claimed by builds/metal/web01.yaml; a MAC belongs to one host (metal/web01 keeps it)'), problems.join('\n'));
+    assert.ok(problems.includes('builds/metal/aaa.yaml:4: address 192.0.2.10 is also claimed by builds/metal/web01.yaml; an address belongs to one host (metal/web01 keeps it)'), problems.join('\n'));
+  } finally {
+    other.remove();
+  }
+});
+
+test('a MAC claimed by two host files at start answers neither host for it', async () => {
+  const other = copySite();
+  try {
+    other.write('builds/metal/aaa.yaml', 'fqdn: aaa.example.com\nos: CentOS-7.6.1810\nmac: 52-54-00-12-34-56\n');
+    const { boot: otherBoot, store } = await siteApp(other.root);
+    assert.throws(() => otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10'), /no host definition/);
+    const problems = store.current.problems().map((p) => p.message);
+    assert.equal(problems.filter((p) => p.includes('no host is answered for it until one file gives it up')).length, 2, problems.join('\n'));
+  } finally {
+    other.remove();
+  }
+});
+
 test('a MAC or UUID claimed by two host files is a problem naming both', async () => {
   const other = copySite();
   try {
