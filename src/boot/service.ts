@@ -29,8 +29,13 @@ export interface HostStatus extends HostState {
  * build state. Transports (DHCP, TFTP, HTTP) call it; it never sees a socket.
  */
 export class BootService {
-  /** Addresses seen for hosts (DHCP, /ipxe, TFTP configs), to attribute TFTP transfers and /built calls. */
+  /** Addresses seen for hosts (DHCP, /ipxe, TFTP configs, kickstarts), to attribute TFTP transfers. */
   private readonly addressOwners = new Map<string, string>();
+  /**
+   * Addresses full-mode DHCP leased to hosts: one of the addresses /built is accepted from. A boot
+   * script or config fetch is not: anyone can ask for /ipxe?mac=<any MAC>.
+   */
+  private readonly leaseOwners = new Map<string, string>();
   private readonly secret: Buffer;
 
   constructor(
@@ -81,7 +86,10 @@ export class BootService {
   dhcpEvent(event: DhcpEvent): void {
     const host = this.hostByMacOrUuid(event.mac, event.uuid);
     if (!host || event.outcome === 'silent') return;
-    if (event.ip) this.addressOwners.set(event.ip, host.id);
+    if (event.ip) {
+      this.addressOwners.set(event.ip, host.id);
+      this.leaseOwners.set(event.ip, host.id);
+    }
     this.state.record(host.id, 'dhcp', `${event.request} -> ${event.outcome}${event.bootFile ? ` ${event.bootFile}` : ''}`, event.ip);
   }
 
@@ -140,16 +148,16 @@ export class BootService {
   }
 
   /**
-   * POST /built: accepted from the host's own address (its ipaddr, the address
-   * its DHCP lease or boot script went to, the address that fetched its
-   * kickstart) or with its token; otherwise 403, so nobody else can stop a
-   * host from reinstalling or mark one built.
+   * POST /built: accepted from the host's own address (its ipaddr, its DHCP
+   * lease, the address that fetched the kickstart of the install under way) or
+   * with its token; otherwise 403, so nobody else can stop a host from
+   * reinstalling or mark one built.
    */
   markBuilt(buildId: string, clientIp: string, token: string | undefined): void {
     const host = this.hosts.byId.get(buildId);
     if (!host) throw new NotFoundError(`unknown host '${buildId}'`);
     const state = this.state.get(host.id);
-    const fromHost = clientIp === host.ipaddr || clientIp === state.kickstart_ip || this.addressOwners.get(clientIp) === host.id;
+    const fromHost = clientIp === host.ipaddr || clientIp === state.kickstart_ip || this.leaseOwners.get(clientIp) === host.id;
     if (!fromHost && !(token && this.tokenMatches(host.id, token))) {
       throw new ForbiddenError(`/built for ${host.id} refused from ${clientIp}: not the host's address; pass its token (kickstand hosts --tokens)`);
     }

@@ -70,7 +70,7 @@ export class StateStore {
       state: this.db.prepare<[string], { host: string; state: string; since: string; kickstart_ip: string | null }>('SELECT * FROM host_state WHERE host = ?'),
       lastEvent: this.db.prepare<[string], { kind: string; detail: string; at: string }>('SELECT kind, detail, at FROM host_event WHERE host = ? ORDER BY id DESC LIMIT 1'),
       events: this.db.prepare<[string, number], { at: string; kind: string; detail: string; ip: string | null }>('SELECT at, kind, detail, ip FROM host_event WHERE host = ? ORDER BY id DESC LIMIT ?'),
-      setState: this.db.prepare('INSERT INTO host_state (host, state, since, kickstart_ip) VALUES (@host, @state, @since, @kickstart_ip) ON CONFLICT (host) DO UPDATE SET state = excluded.state, since = excluded.since, kickstart_ip = COALESCE(excluded.kickstart_ip, host_state.kickstart_ip)'),
+      setState: this.db.prepare('INSERT INTO host_state (host, state, since, kickstart_ip) VALUES (@host, @state, @since, @kickstart_ip) ON CONFLICT (host) DO UPDATE SET state = excluded.state, since = excluded.since, kickstart_ip = excluded.kickstart_ip'),
       addEvent: this.db.prepare('INSERT INTO host_event (host, at, kind, detail, ip) VALUES (?, ?, ?, ?, ?)'),
       trim: this.db.prepare('DELETE FROM host_event WHERE host = ? AND id <= (SELECT id FROM host_event WHERE host = ? ORDER BY id DESC LIMIT 1 OFFSET ?)'),
     };

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import type { Express } from 'express';
 import type { BootService } from '../../src/boot/service.js';
+import type { DefinitionStore } from '../../src/definitions/store.js';
 import { StateStore } from '../../src/boot/state.js';
 import { stateFile } from '../../src/config.js';
 import { decodePacket } from '../../src/dhcp/codec.js';
@@ -16,6 +17,7 @@ const site = copySite();
 const apiToken = 'test-api-token-0123456789';
 let app: Express;
 let boot: BootService;
+let siteStore: DefinitionStore;
 let dataDir: string;
 let server: http.Server;
 let port: number;
@@ -24,7 +26,7 @@ before(async () => {
   site.write('builds/metal/never01.yaml', 'fqdn: never01.example.com\nos: CentOS-7.6.1810\nmac: 5254.0000.00a2\ninstall: never\n');
   site.write('builds/metal/pxe01.yaml', 'fqdn: pxe01.example.com\nos: CentOS-7.6.1810\nmac: 52:54:00:00:00:a3\nloader: pxelinux\nuuid: 4C4C4544-0042-3510-8052-B7C04F4B4D31\n');
   site.write('builds/metal/grub01.yaml', 'fqdn: grub01.example.com\nos: CentOS-7.6.1810\nmac: 52:54:00:00:00:a4\nloader: grub\n');
-  ({ app, boot, dataDir } = await siteApp(site.root, { apiToken }));
+  ({ app, boot, dataDir, store: siteStore } = await siteApp(site.root, { apiToken }));
   server = http.createServer(app).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
@@ -102,6 +104,24 @@ test('/built with the host token is accepted from any address; a wrong token is 
   assert.equal(wrong.status, 403);
   const right = await fromAddress('127.0.0.9', 'POST', `/built?build=metal/always01&token=${boot.token('metal/always01')}`);
   assert.equal(right.status, 200);
+});
+
+test('/built trusts the address of the install under way, not whoever asked for a boot script', async () => {
+  // A host whose installer comes from behind NAT (127.0.0.4), not from its ipaddr.
+  site.write('builds/metal/dhcp01.yaml', 'fqdn: dhcp01.example.com\nos: CentOS-7.6.1810\nmac: 52:54:00:00:00:a5\ndevice: eth0\nipaddr: 192.0.2.20\nnetmask: 255.255.255.0\ngateway: 192.0.2.1\nnameserver: 192.0.2.53\nswapsize: 4096\nrootsize: 51200\nefi: 1\n');
+  await siteStore.reload();
+  const ipxe = await fromAddress('127.0.0.3', 'GET', '/ipxe?mac=52:54:00:00:00:a5');
+  assert.equal(ipxe.status, 200, ipxe.text);
+  assert.equal((await fromAddress('127.0.0.3', 'POST', '/built?build=metal/dhcp01')).status, 403, 'anyone may ask /ipxe for any MAC');
+  const kickstart = await fromAddress('127.0.0.4', 'GET', '/ks?build=metal/dhcp01&os=CentOS-7.6.1810');
+  assert.equal(kickstart.status, 200, kickstart.text);
+  assert.equal(boot.state.get('metal/dhcp01').kickstart_ip, '127.0.0.4');
+  boot.reinstall('dhcp01', 'test');
+  assert.equal(boot.state.get('metal/dhcp01').kickstart_ip, null, 'reinstall forgets the last install\'s address');
+  assert.equal((await fromAddress('127.0.0.4', 'POST', '/built?build=metal/dhcp01')).status, 403);
+  assert.equal((await fromAddress('127.0.0.4', 'GET', '/ks?build=metal/dhcp01&os=CentOS-7.6.1810')).status, 200);
+  assert.equal((await fromAddress('127.0.0.4', 'POST', '/built?build=metal/dhcp01')).status, 200);
+  assert.equal(boot.state.get('metal/dhcp01').kickstart_ip, null, 'built forgets it too');
 });
 
 test('install: always installs even when built; install: never always boots locally', async () => {
