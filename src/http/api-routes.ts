@@ -34,13 +34,20 @@ export function apiRoutes(store: DefinitionStore, boot: BootService, apiToken: s
   return router;
 }
 
-/** Reinstalling wipes a machine: only from this machine, or with `Authorization: Bearer <api token>`. */
+/** Headers a reverse proxy adds: behind one on this machine, every request comes from loopback. */
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+
+/**
+ * Reinstalling wipes a machine: only from this machine (not relayed by a proxy), or with
+ * `Authorization: Bearer <api token>`.
+ */
 function requireAdmin(apiToken: string | undefined) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const ip = clientIp(req);
-    if (ip === '127.0.0.1' || ip === '::1') return next();
+    const proxied = FORWARDING_HEADERS.some((name) => req.get(name) !== undefined);
+    if ((ip === '127.0.0.1' || ip === '::1') && !proxied) return next();
     const given = Buffer.from(req.get('authorization')?.replace(/^Bearer\s+/i, '') ?? '');
     if (apiToken && given.length === Buffer.byteLength(apiToken) && timingSafeEqual(given, Buffer.from(apiToken))) return next();
-    throw new ForbiddenError(`refused from ${ip}: changing host state needs loopback or the API token (serve --api-token)`);
+    throw new ForbiddenError(`refused from ${ip}${proxied ? ' (through a proxy)' : ''}: changing host state needs loopback or the API token (serve --api-token)`);
   };
 }

@@ -89,6 +89,13 @@ test('the whole chain: boot.ipxe -> ipxe -> ks -> built -> ipxe gives local boot
 
   const refused = await fromAddress('127.0.0.9', 'POST', '/api/hosts/web01/reinstall');
   assert.equal(refused.status, 403);
+  // A reverse proxy on this machine makes every request come from loopback.
+  for (const header of ['X-Forwarded-For', 'Forwarded', 'X-Real-IP']) {
+    const proxied = await fromAddress('127.0.0.1', 'POST', '/api/hosts/web01/reinstall', { [header]: header === 'Forwarded' ? 'for=10.9.9.9' : '10.9.9.9' });
+    assert.equal(proxied.status, 403, `loopback with ${header}`);
+    assert.match(proxied.text, /through a proxy/);
+  }
+  assert.equal(boot.state.get('metal/web01').state, 'built');
   const allowed = await fromAddress('127.0.0.9', 'POST', '/api/hosts/web01/reinstall', { Authorization: `Bearer ${apiToken}` });
   assert.equal(allowed.status, 200);
   assert.equal(JSON.parse(allowed.text).state, 'pending');
