@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { serveConfigSchema, stateFile, type ServeConfig } from './config.js';
@@ -210,12 +211,19 @@ async function loadSite(root: string) {
   return { snapshot, store, engine: new TemplateEngine(path.join(absolute, 'views')) };
 }
 
-/** Definitions plus the state database, for commands that read or change build state. */
+/**
+ * Definitions plus the state database, for commands that read or change build state. The
+ * database must exist: a wrong --data-dir would otherwise report (and change) a fresh, empty
+ * state the server never reads, with a new token key.
+ */
 async function loadBootService(root: string, dataDir: string) {
-  const { snapshot, engine, store } = await loadSite(root);
-  void snapshot;
   const absoluteDataDir = path.resolve(dataDir);
-  const state = new StateStore(stateFile(absoluteDataDir));
+  const file = stateFile(absoluteDataDir);
+  if (!fs.existsSync(file)) {
+    throw new Error(`no state database at ${file}: pass the --data-dir that \`kickstand serve\` uses (it creates the database when it starts)`);
+  }
+  const { engine, store } = await loadSite(root);
+  const state = new StateStore(file);
   const boot = new BootService(store, state, engine, silentLogger, absoluteDataDir);
   return { boot, close: () => state.close() };
 }

@@ -201,18 +201,27 @@ export class BootService {
   }
 }
 
+/** Shorter keys make host tokens guessable. */
+const MIN_SECRET_BYTES = 16;
+
 function loadOrCreateSecret(file: string): Buffer {
+  let existing: Buffer | undefined;
   try {
-    return fs.readFileSync(file);
+    existing = fs.readFileSync(file);
   } catch {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const secret = randomBytes(32);
-    try {
-      fs.writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
-      return secret;
-    } catch {
-      return fs.readFileSync(file); // another process created it first
-    }
+    existing = undefined;
+  }
+  if (existing !== undefined) {
+    if (existing.length < MIN_SECRET_BYTES) throw new Error(`${file} holds ${existing.length} bytes, too short for host tokens (at least ${MIN_SECRET_BYTES}); delete it and kickstand creates a new one (host tokens change)`);
+    return existing;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const secret = randomBytes(32);
+  try {
+    fs.writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch {
+    return fs.readFileSync(file); // another process created it first
   }
 }
 

@@ -3,6 +3,8 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
+import { StateStore } from '../../src/boot/state.js';
+import { stateFile } from '../../src/config.js';
 import { copySite, parity, repoRoot } from '../helpers/site.js';
 
 // The built CLI, as `npx kickstand` runs it (`npm test` builds dist/ first).
@@ -141,6 +143,13 @@ test('hosts and reinstall read and change the state database', () => {
   const site = copySite();
   sites.push(site);
   const dataDir = `${site.root}/state`;
+  // Before serve ever ran with this --data-dir there is no state to read or change.
+  for (const command of [['hosts'], ['reinstall', 'web01']]) {
+    const missing = run(...command, '--root', site.root, '--data-dir', dataDir);
+    assert.equal(missing.status, 1, command.join(' '));
+    assert.match(missing.stderr, /^kickstand: no state database at .*\/state\/kickstand\.db: pass the --data-dir that `kickstand serve` uses/);
+  }
+  new StateStore(stateFile(dataDir)).close(); // what serve creates when it starts
   const hosts = run('hosts', '--root', site.root, '--data-dir', dataDir);
   assert.equal(hosts.status, 0, hosts.stderr);
   assert.match(hosts.stdout, /^HOST\s+MACS\s+OS\s+INSTALL\s+STATE\s+SINCE\s+LAST EVENT$/m);

@@ -246,3 +246,14 @@ test('a MAC or UUID claimed by two host files is a problem naming both', async (
     other.remove();
   }
 });
+
+test('a host-token key too short to keep tokens secret stops the start, saying what to do', async () => {
+  const other = copySite();
+  const shortKeyDir = `${other.root}/state`;
+  try {
+    other.write('state/host-token.key', 'abc');
+    await assert.rejects(siteApp(other.root, { dataDir: shortKeyDir }), /host-token\.key holds 3 bytes, too short for host tokens .* delete it/);
+  } finally {
+    other.remove();
+  }
+});
