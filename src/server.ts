@@ -52,7 +52,15 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     const address = server.address() as AddressInfo;
     const httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     log.info({ url: httpUrl }, 'HTTP listening');
-    const serverUrl = publicServerUrl(config, address.port) ?? `http://${os.hostname()}:${address.port}`;
+    const configuredUrl = publicServerUrl(config, address.port);
+    const serverUrl = configuredUrl ?? `http://${os.hostname()}:${address.port}`;
+    // Without --server-ip or --server-url, a TFTP config names the address the machine just
+    // reached kickstand at, which it can reach again; the host name may not resolve there.
+    const tftpServerUrl = (localAddress: string): string => {
+      if (configuredUrl !== undefined || localAddress === '') return serverUrl;
+      const bare = localAddress.replace(/^::ffff:(?=\d+\.)/, '');
+      return `http://${bare.includes(':') ? `[${bare}]` : bare}${address.port === 80 ? '' : `:${address.port}`}`;
+    };
 
     let tftp: TftpServer | undefined;
     if (config.tftpPort !== 0) {
@@ -61,7 +69,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
         host: config.host ?? config.serverIp,
         port: config.tftpPort,
         log: log.child({ component: 'tftp' }),
-        generatedFile: (file, peer) => boot.tftpFile(file, serverUrl, peer.address),
+        generatedFile: (file, peer, localAddress) => boot.tftpFile(file, tftpServerUrl(localAddress), peer.address),
         onFileServed: (event) => boot.tftpServed(event.path, event.peer.address, event.bytes, event.ok),
       });
       closers.push(() => tftp!.close());

@@ -5,7 +5,11 @@ import { type FileCache, identityOf } from './file-cache.js';
 import { closeQuietly, type FileRefusal, openInRoot } from './files.js';
 import { ErrorCode } from './packet.js';
 
-export type GeneratedFile = (relPath: string, peer: { address: string; port: number }) => Buffer | string | undefined;
+/**
+ * A file generated for the machine asking; `localAddress` is the server address it sent its
+ * request to ('' when unknown): an address that machine can reach kickstand at.
+ */
+export type GeneratedFile = (relPath: string, peer: { address: string; port: number }, localAddress: string) => Buffer | string | undefined;
 
 export interface FileSourceSettings {
   /** realpath of the TFTP root */
@@ -27,9 +31,10 @@ export async function openFileSource(
   relPath: string,
   netascii: boolean,
   peer: { address: string; port: number },
+  localAddress: string,
   settings: FileSourceSettings,
 ): Promise<FileSource> {
-  const generated = settings.generatedFile?.(relPath, peer);
+  const generated = settings.generatedFile?.(relPath, peer, localAddress);
   if (generated !== undefined) {
     const bytes = typeof generated === 'string' ? Buffer.from(generated, 'utf8') : generated;
     return { ok: true, content: { kind: 'bytes', bytes: netascii ? toNetascii(bytes) : bytes }, origin: 'generated' };

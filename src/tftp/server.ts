@@ -191,7 +191,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
       return;
     }
     const { relPath } = normalized;
-    const source = await openFileSource(relPath, request.mode === 'netascii', peer, {
+    const source = await openFileSource(relPath, request.mode === 'netascii', peer, localAddress, {
       rootReal,
       cache,
       maxCachedFileBytes,

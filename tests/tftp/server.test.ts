@@ -242,10 +242,10 @@ for (const host of ['0.0.0.0', '::']) {
 }
 
 test('generated files are consulted before the disk and get the normalized path and the peer', async () => {
-  const calls: Array<{ relPath: string; peer: { address: string; port: number } }> = [];
+  const calls: Array<{ relPath: string; peer: { address: string; port: number }; localAddress: string }> = [];
   const h = await startHarness({
-    generatedFile: (relPath, peer) => {
-      calls.push({ relPath, peer });
+    generatedFile: (relPath, peer, localAddress) => {
+      calls.push({ relPath, peer, localAddress });
       if (relPath === 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff') return 'DEFAULT install\n';
       if (relPath === 'pxelinux.0') return Buffer.from('generated loader');
       return undefined;
@@ -256,7 +256,7 @@ test('generated files are consulted before the disk and get the normalized path 
     const cfg = await craftedDownload(client, h.server.port, '/pxelinux.cfg\\01-aa-bb-cc-dd-ee-ff', { options: [['tsize', '0']] });
     assert.equal(cfg.bytes.toString(), 'DEFAULT install\n');
     assert.deepEqual(cfg.oack, [{ name: 'tsize', value: '16' }]);
-    assert.deepEqual(calls[0], { relPath: 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff', peer: { address: '127.0.0.1', port: client.port } });
+    assert.deepEqual(calls[0], { relPath: 'pxelinux.cfg/01-aa-bb-cc-dd-ee-ff', peer: { address: '127.0.0.1', port: client.port }, localAddress: '127.0.0.1' });
     assert.equal((await craftedDownload(client, h.server.port, 'pxelinux.0')).bytes.toString(), 'generated loader');
     assert.deepEqual((await craftedDownload(client, h.server.port, 'small.bin')).bytes, files.small, 'undefined falls through to disk');
     await waitFor(() => h.served.length === 3);
