@@ -65,7 +65,13 @@ export const buildVarsSchema = z
     uuid: z.string().regex(uuidPattern, 'expected a UUID such as 4c4c4544-0042-3510-8052-b7c04f4b4d31').transform((value) => value.toLowerCase()),
     install: z.enum(['once', 'always', 'never']),
     loader: z.enum(['ipxe', 'pxelinux', 'grub']),
-    kernel_args: z.array(z.string()),
+    /**
+     * One kernel argument per item. iPXE and GRUB expand `$`, GRUB strips quotes and splits on
+     * spaces, pxelinux passes all as is: such characters would give each loader another command line.
+     */
+    kernel_args: z.array(
+      z.string().regex(/^[^\s"'$\\]+$/, 'expected one kernel argument per item, without spaces, quotes, $ or backslashes (each boot loader would read them differently)'),
+    ),
     /** Kernel and initrd for network installs: a URL for iPXE, a path under pxe/ for pxelinux and GRUB. */
     kernel: z.string().min(1),
     initrd: z.string().min(1),

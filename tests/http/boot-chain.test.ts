@@ -257,3 +257,18 @@ test('a host-token key too short to keep tokens secret stops the start, saying w
     other.remove();
   }
 });
+
+test('kernel_args items that boot loaders would read differently are a definition problem naming file and line', async () => {
+  const other = copySite();
+  try {
+    other.write('builds/metal/args01.yaml', "fqdn: args01.example.com\nmac: 52:54:00:00:00:b1\nkernel_args:\n  - console=ttyS0,115200n8\n  - console=ttyS0 inst.text\n  - rd.x=${foo}\n");
+    const { store } = await siteApp(other.root);
+    const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
+    const args = problems.filter((p) => p.startsWith('builds/metal/args01.yaml:') && /one kernel argument per item/.test(p));
+    assert.equal(args.length, 2, problems.join('\n'));
+    assert.match(args.join('\n'), /kernel_args\[1\]/);
+    assert.match(args.join('\n'), /kernel_args\[2\]/);
+  } finally {
+    other.remove();
+  }
+});
