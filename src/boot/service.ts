@@ -14,6 +14,9 @@ import { renderWithContext } from '../render/kickstart.js';
 import { planBoot, type BootPlan } from './plan.js';
 import type { HostState, StateStore } from './state.js';
 
+/** Optional: the iPXE script for machines no host file names. */
+const UNKNOWN_MACHINE_TEMPLATE = 'boot/unknown.ipxe.njk';
+
 export interface HostStatus extends HostState {
   id: string;
   name: string;
@@ -100,13 +103,26 @@ export class BootService {
   }
 
   /** GET /ipxe: the host's own iPXE script; 404 for a machine no definition names. */
-  ipxeScript(facts: { mac?: string; uuid?: string }, serverUrl: string, clientIp: string): string {
+  ipxeScript(facts: { mac?: string; uuid?: string; arch?: string }, serverUrl: string, clientIp: string): string {
     const host = this.hostByMacOrUuid(facts.mac, facts.uuid);
-    if (!host) throw new NotFoundError(`no host definition for mac ${facts.mac ?? '-'} uuid ${facts.uuid ?? '-'}`);
+    if (!host) return this.unknownMachineScript(facts, serverUrl);
     const plan = this.plan(host, serverUrl);
     this.addressOwners.set(clientIp, host.id);
     this.state.record(host.id, 'boot-script', `ipxe: ${plan.action} (${plan.reason})`, clientIp);
     return renderWithContext(this.engine, 'boot/ipxe.njk', { host, plan, server: { url: serverUrl } }, host.id);
+  }
+
+  /**
+   * A machine no host file names: the site's own answer when views/boot/unknown.ipxe.njk exists
+   * (a menu, a discovery image, local boot with a message), else 404, which boot.ipxe turns into
+   * a local boot.
+   */
+  private unknownMachineScript(facts: { mac?: string; uuid?: string; arch?: string }, serverUrl: string): string {
+    if (!fs.existsSync(path.join(this.engine.viewsDir, UNKNOWN_MACHINE_TEMPLATE))) {
+      throw new NotFoundError(`no host definition for mac ${facts.mac ?? '-'} uuid ${facts.uuid ?? '-'} (views/${UNKNOWN_MACHINE_TEMPLATE} would answer it)`);
+    }
+    const machine = { mac: facts.mac ?? null, uuid: facts.uuid ?? null, arch: facts.arch ?? null };
+    return renderWithContext(this.engine, UNKNOWN_MACHINE_TEMPLATE, { machine, server: { url: serverUrl } }, 'the unknown-machine script');
   }
 
   bootIpxe(serverUrl: string): string {

@@ -30,9 +30,10 @@ export function bootRoutes(boot: BootService, pxeDir: string): Router {
   router.get('/ipxe', (req, res) => {
     const mac = optional(req.query.mac, macPattern, 'mac', 'aa:bb:cc:dd:ee:ff');
     const uuid = optional(req.query.uuid, uuidPattern, 'uuid', 'a UUID');
+    const arch = optional(req.query.arch, /^[a-z0-9_]{1,16}$/i, 'arch', "iPXE's ${buildarch}, e.g. x86_64");
     if (!mac && !uuid) throw new BadRequestError('missing mac or uuid: expected /ipxe?mac=${netX/mac}&uuid=${uuid}');
     res.locals.build = mac ?? uuid;
-    ipxe(res, boot.ipxeScript({ mac, uuid }, externalServerUrl(req), clientIp(req)));
+    ipxe(res, boot.ipxeScript({ mac, uuid, arch }, externalServerUrl(req), clientIp(req)));
   });
 
   // GET too: a bare `curl URL` in %post is the common case.

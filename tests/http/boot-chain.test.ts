@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -11,7 +13,7 @@ import { stateFile } from '../../src/config.js';
 import { decodePacket } from '../../src/dhcp/codec.js';
 import { read } from '../../src/dhcp/options.js';
 import { uefiX64Discover } from '../dhcp/firmware-packets.js';
-import { copySite, siteApp } from '../helpers/site.js';
+import { copySite, repoRoot, siteApp } from '../helpers/site.js';
 
 const site = copySite();
 const apiToken = 'test-api-token-0123456789';
@@ -159,6 +161,23 @@ test('/ipxe finds a host by UUID, answers 404 for an unknown machine and 400 for
   const bad = await request(app).get('/ipxe?mac=52:54:00:zz').expect(400);
   assert.match(bad.text, /^malformed mac/);
   await request(app).get('/ipxe').expect(400);
+});
+
+test('unknown machines get the site\'s views/boot/unknown.ipxe.njk when there is one, else 404', async () => {
+  const example = fs.readFileSync(path.join(repoRoot, 'views', 'boot', 'unknown.ipxe.njk.example'), 'utf8');
+  site.write('views/boot/unknown.ipxe.njk', example);
+  try {
+    const res = await request(app).get('/ipxe?mac=52:54:00:99:99:99&uuid=${uuid}&arch=x86_64').expect(200);
+    assert.match(res.text, /^#!ipxe\n# kickstand: unknown machine 52:54:00:99:99:99 \(uuid -, arch x86_64\)\n/);
+    assert.match(res.text, /^exit$/m);
+    const known = await request(app).get(`/ipxe?mac=${web01Mac}`).expect(200);
+    assert.doesNotMatch(known.text, /unknown machine/);
+    await request(app).get('/ipxe?mac=52:54:00:99:99:99&arch=x86%2064').expect(400);
+  } finally {
+    fs.rmSync(path.join(site.root, 'views', 'boot', 'unknown.ipxe.njk'));
+  }
+  const gone = await request(app).get('/ipxe?mac=52:54:00:99:99:99').expect(404);
+  assert.match(gone.text, /views\/boot\/unknown\.ipxe\.njk would answer it/);
 });
 
 test('pxelinux and GRUB configs for TFTP render the same decision', () => {
