@@ -1,5 +1,7 @@
 // The TFTP listener: decodes requests on the well-known port, refuses writes and bad names,
 // negotiates options and hands each accepted read to its own TransferSocket.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { contentSize, discardContent } from './content.js';
@@ -106,6 +108,16 @@ function listen(host: string, port: number, onDatagram: ListenerDatagramHandler)
   }
 }
 
+/** The listener needs an IP literal; `--host` may be a name (dgram looked names up too). */
+async function listenAddress(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (error) {
+    throw new Error(`Cannot listen for TFTP on ${host}: ${(error as Error).message}`);
+  }
+}
+
 /** Rejects option values that would make the server misbehave, with a message naming the option. */
 function checkSettings(settings: typeof DEFAULTS): void {
   const ranges: Array<[keyof typeof DEFAULTS, number, number]> = [
@@ -133,7 +145,7 @@ export async function startTftpServer(options: TftpServerOptions): Promise<TftpS
   const rootReal = await resolveRoot(options.root);
   const cache = new FileCache(settings.cacheBytes);
   const maxCachedFileBytes = Math.floor(settings.cacheBytes / 2);
-  const host = options.host ?? '0.0.0.0';
+  const host = await listenAddress(options.host ?? '0.0.0.0');
 
   const runner: TransferRunner = settings.workers > 0 ? await WorkerPoolRunner.create(settings.workers, log) : inThreadRunner;
   let listener: NativeListenerSocket;

@@ -239,7 +239,31 @@ for (const host of ['0.0.0.0', '::']) {
       await h.close();
     }
   });
+
+  test(`a wildcard listener (${host}) answers a broadcast request from the interface's own address`, async () => {
+    const h = await startHarness({ host });
+    try {
+      const client = await h.client();
+      client.socket.setBroadcast(true);
+      client.send(rrq('small.bin'), h.server.port, '127.255.255.255');
+      const first = await client.next();
+      assert.equal(first.from.address, '127.0.0.1', 'never from the broadcast address');
+      assert.ok(first.packet?.kind === 'data' && first.packet.block === 1);
+    } finally {
+      await h.close();
+    }
+  });
 }
+
+test('a host name to listen on is looked up, as dgram did', async () => {
+  const h = await startHarness({ host: 'localhost' });
+  try {
+    const client = await h.client();
+    assert.deepEqual((await craftedDownload(client, h.server.port, 'small.bin')).bytes, files.small);
+  } finally {
+    await h.close();
+  }
+});
 
 test('generated files are consulted before the disk and get the normalized path and the peer', async () => {
   const calls: Array<{ relPath: string; peer: { address: string; port: number }; localAddress: string }> = [];

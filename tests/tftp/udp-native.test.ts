@@ -2,6 +2,7 @@
 // JavaScript, what leaves, from which address, and that nothing does after close().
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { test, type TestContext } from 'node:test';
 import { openNativeListener, openNativeTransferSocket } from '../../src/tftp/udp-native.js';
@@ -179,6 +180,24 @@ test('a dual-stack listener reports IPv4 addresses v4-mapped and answers IPv4 an
   const reply6 = nextMessage(peer6);
   assert.equal(listener.sendTo(Buffer.from([0, 5]), '::1', peer6.address().port, '::1'), 0);
   assert.equal((await reply6).from.port, listener.localPort);
+});
+
+test('close() frees the port at once, as dgram did', (t) => {
+  const first = openNativeListener('127.0.0.1', 0, () => {});
+  const port = first.localPort;
+  first.close();
+  const again = openNativeListener('127.0.0.1', port, () => {});
+  t.after(() => again.close());
+  assert.equal(again.localPort, port);
+});
+
+test('callbacks that are not functions are refused before a socket is made', () => {
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  const before = openFds();
+  const notAFunction = 42 as unknown as () => void;
+  assert.throws(() => openNativeListener('127.0.0.1', 0, notAFunction), /listen\(address, port, onDatagram\)/);
+  assert.throws(() => openNativeTransferSocket('127.0.0.1', { address: '127.0.0.1', port: 9 }, { onAck: notAFunction, onDatagram: () => {} }), /open\(bindAddress/);
+  assert.equal(openFds(), before, 'no descriptor leaked');
 });
 
 test('a listener on a taken port fails with a Node-style error code', (t) => {

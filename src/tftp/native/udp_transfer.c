@@ -62,7 +62,7 @@ typedef struct {
   uv_poll_t poll;
   int fd;
   int closed;     // close() was called: no more reads, sends fail with EBADF
-  int fd_closed;  // libuv has let go of the handle and the descriptor is closed
+  int fd_closed;  // libuv has let go of the handle (the descriptor was closed by close())
   int collected;  // the JavaScript handle was garbage-collected: free once fd_closed
   int no_gso;     // the kernel or the device refused UDP_SEGMENT once: send windows datagram by datagram
   int listener;   // a listener: no peer, datagrams are delivered with the local address they were sent to
@@ -453,6 +453,18 @@ static transfer_socket* socket_call(napi_env env, napi_callback_info info, size_
   return read_args(env, info, count, argv, "wrong number of arguments") == 0 ? unwrap(env, argv[0]) : NULL;
 }
 
+/** Whether every value is a function; else a TypeError naming `usage` is pending. */
+static int functions(napi_env env, napi_value* values, size_t count, const char* usage) {
+  for (size_t i = 0; i < count; i++) {
+    napi_valuetype type;
+    if (napi_typeof(env, values[i], &type) != napi_ok || type != napi_function) {
+      napi_throw_type_error(env, NULL, usage);
+      return 0;
+    }
+  }
+  return 1;
+}
+
 /**
  * Watches a bound socket on the calling thread's loop and wraps it for JavaScript; frees it on
  * failure. on_ack is NULL for a listener. Returns [socket, localPort].
@@ -490,7 +502,9 @@ static napi_value watch(napi_env env, transfer_socket* socket_state, int fd, nap
 // open(bindAddress, peerAddress, peerPort, onAck(block), onDatagram(bytes, address, port)) -> [socket, localPort]
 static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  if (read_args(env, info, 5, argv, "open(bindAddress, peerAddress, peerPort, onAck, onDatagram)") != 0) return NULL;
+  const char* usage = "open(bindAddress, peerAddress, peerPort, onAck, onDatagram)";
+  // Checked before anything is allocated: the error paths after bind() cannot undo it all.
+  if (read_args(env, info, 5, argv, usage) != 0 || !functions(env, argv + 3, 2, usage)) return NULL;
   char bind_text[INET6_ADDRSTRLEN + 1], peer_text[INET6_ADDRSTRLEN + 1];
   size_t length;
   uint32_t peer_port;
@@ -522,7 +536,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 // a socket with no peer whose datagrams all go to onDatagram, with the local address each was sent to.
 static napi_value js_listen(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (read_args(env, info, 3, argv, "listen(address, port, onDatagram)") != 0) return NULL;
+  const char* usage = "listen(address, port, onDatagram)";
+  if (read_args(env, info, 3, argv, usage) != 0 || !functions(env, argv + 2, 1, usage)) return NULL;
   char bind_text[INET6_ADDRSTRLEN + 1];
   size_t length;
   uint32_t port;
@@ -678,13 +693,16 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
 
 static void on_closed(uv_handle_t* handle) {
   transfer_socket* socket_state = (transfer_socket*)handle->data;
-  close(socket_state->fd);
   socket_state->fd_closed = 1;
   napi_remove_async_cleanup_hook(socket_state->cleanup_hook);
   if (socket_state->collected) free(socket_state);
 }
 
-/** Stops watching and lets go of the callbacks; the descriptor closes once libuv is done with it. */
+/**
+ * Stops watching, closes the descriptor (so the port is free when close() returns, as with
+ * dgram: uv_close has already taken the descriptor out of epoll) and lets go of the callbacks.
+ * Every send checks `closed` first, so the closed descriptor number is never used again.
+ */
 static void close_socket(napi_env env, transfer_socket* socket_state) {
   if (socket_state->closed) return;
   socket_state->closed = 1;
@@ -699,6 +717,8 @@ static void close_socket(napi_env env, transfer_socket* socket_state) {
   napi_async_destroy(env, socket_state->async_context);
   uv_poll_stop(&socket_state->poll);
   uv_close((uv_handle_t*)&socket_state->poll, on_closed);
+  close(socket_state->fd);
+  socket_state->fd = -1;
 }
 
 /** The thread's environment is shutting down with this socket open: close it; on_closed lets it go on. */
