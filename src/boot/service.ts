@@ -70,7 +70,8 @@ export class BootService {
   dhcpLookup = (mac: string, uuid: string | undefined): HostLookup | undefined => {
     const host = this.hostByMacOrUuid(mac, uuid);
     if (!host) return undefined;
-    const reservation = host.ipaddr
+    // Only the host that owns the address (two files may claim it) has it reserved.
+    const reservation = host.ipaddr && this.hosts.byIp.get(host.ipaddr)?.id === host.id
       ? {
           ip: host.ipaddr,
           subnetMask: host.netmask || undefined,
@@ -88,11 +89,13 @@ export class BootService {
 
   dhcpEvent(event: DhcpEvent): void {
     const host = this.hostByMacOrUuid(event.mac, event.uuid);
-    if (!host || event.outcome === 'silent') return;
-    if (event.ip) {
-      this.addressOwners.set(event.ip, host.id);
-      this.leaseOwners.set(event.ip, host.id);
+    // An address acknowledged to a machine is its lease until acknowledged to another one.
+    if (event.ip && event.outcome === 'ack') {
+      if (host) this.leaseOwners.set(event.ip, host.id);
+      else this.leaseOwners.delete(event.ip);
     }
+    if (!host || event.outcome === 'silent') return;
+    if (event.ip) this.addressOwners.set(event.ip, host.id);
     this.state.record(host.id, 'dhcp', `${event.request} -> ${event.outcome}${event.bootFile ? ` ${event.bootFile}` : ''}`, event.ip);
   }
 

@@ -33,6 +33,10 @@ const mac = z.string().transform((value, ctx) => {
 
 const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** UUIDs that boards without a real one all report (unset SMBIOS fields): they name no machine. */
+const PLACEHOLDER_UUIDS = new Set(['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '03000200-0400-0500-0006-000700080009']);
+const isPlaceholderUuid = (uuid: string): boolean => PLACEHOLDER_UUIDS.has(uuid.toLowerCase());
+
 /**
  * The keys kickstand knows. Every key is optional in any one file (files are
  * layers); unknown keys pass through to templates untouched.
@@ -62,16 +66,21 @@ export const buildVarsSchema = z
     os: z.string().regex(osIdPattern, 'expected <Name>-<version>, e.g. CentOS-7.6.1810'),
     /** One MAC or a list; always a list after parsing. */
     mac: z.preprocess((value) => (Array.isArray(value) ? value : [value]), z.array(mac).nonempty('expected at least one MAC address')),
-    uuid: z.string().regex(uuidPattern, 'expected a UUID such as 4c4c4544-0042-3510-8052-b7c04f4b4d31').transform((value) => value.toLowerCase()),
+    uuid: z
+      .string()
+      .regex(uuidPattern, 'expected a UUID such as 4c4c4544-0042-3510-8052-b7c04f4b4d31')
+      .refine((value) => !isPlaceholderUuid(value), 'this UUID is a placeholder many boards report; identify the machine by its MAC')
+      .transform((value) => value.toLowerCase()),
     install: z.enum(['once', 'always', 'never']),
     loader: z.enum(['ipxe', 'pxelinux', 'grub']),
     /**
-     * One kernel argument per item. iPXE and GRUB expand `$`, GRUB strips quotes and splits on
-     * spaces, pxelinux passes all as is: such characters would give each loader another command line.
+     * Kernel arguments, split on spaces. iPXE and GRUB expand `$`, GRUB strips quotes, pxelinux
+     * passes all as is: such characters would give each loader another command line.
      */
-    kernel_args: z.array(
-      z.string().regex(/^[^\s"'$\\]+$/, 'expected one kernel argument per item, without spaces, quotes, $ or backslashes (each boot loader would read them differently)'),
-    ),
+    kernel_args: z
+      .array(z.string().regex(/^[^"'$\\]*$/, 'expected kernel arguments without quotes, $ or backslashes (each boot loader would read them differently)'))
+      // "console=tty0 console=ttyS0" in one item is two arguments for every loader alike.
+      .transform((items) => items.flatMap((item) => item.split(/\s+/).filter(Boolean))),
     /** Kernel and initrd for network installs: a URL for iPXE, a path under pxe/ for pxelinux and GRUB. */
     kernel: z.string().min(1),
     initrd: z.string().min(1),

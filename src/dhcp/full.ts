@@ -252,14 +252,16 @@ function segmentFor(ctx: Ctx): Segment | undefined {
 /** Why an address someone else holds cannot go to this client, or undefined when it can. */
 function heldElsewhere(ctx: Ctx, ip: string): string | undefined {
   const owners = ctx.deps.reservedMacsFor?.(ip);
-  // The client's own reservation (found by any of its host's MACs, or by UUID): a lease another
-  // NIC of the same host holds is the same machine's.
+  // The client's own reservation (found by any of its host's MACs, or by UUID).
   const ownReservation = ctx.reservation?.ip === ip;
-  const sameMachine = (mac: string) => mac === ctx.mac || (ownReservation && owners?.includes(mac) === true);
   const lease = ctx.deps.leases.byIp(ip);
   if (lease !== undefined && lease.expiresAt > ctx.now) {
     if (lease.state === 'declined') return `${ip} was declined as in use; held back until ${new Date(lease.expiresAt).toISOString()}`;
-    if (!sameMachine(lease.mac) && (lease.state === 'bound' || lease.state === 'offered')) return `${ip} is leased to ${lease.mac}`;
+    // An offer to another listed NIC of the same host may move (the machine boots from this one
+    // now); a bound lease may not: two NICs up at once would take the address from each other,
+    // and a machine matched only by UUID (which boards can share) never takes one.
+    const siblingOffer = lease.state === 'offered' && ownReservation && owners?.includes(ctx.mac) === true && owners.includes(lease.mac);
+    if (lease.mac !== ctx.mac && (lease.state === 'bound' || lease.state === 'offered') && !siblingOffer) return `${ip} is leased to ${lease.mac}`;
   }
   if (!ownReservation && owners !== undefined && !owners.includes(ctx.mac)) return `${ip} is reserved for ${owners.join(', ')}`;
   return undefined;

@@ -166,18 +166,22 @@ describe('full mode: DISCOVER', () => {
     assert.equal(result.action === 'silent' && result.level, 'warn');
   });
 
-  it('gives the reservation to every NIC of its host, also while another of them holds it', () => {
+  it('gives the reservation to any listed NIC of its host, but never takes a bound lease from another', () => {
     const secondNic = '02:00:00:00:00:02';
     hosts[secondNic] = hosts[RESERVED_MAC]!;
     reservedMacsFor = (ip) => (ip === '10.0.0.42' ? [RESERVED_MAC, secondNic] : undefined);
-    assert.equal(replyOf(answer(discover(secondNic))).yiaddr, '10.0.0.42');
-    assert.equal(read.messageType(replyOf(answer(select(secondNic, '10.0.0.42'))).options), MessageType.Ack);
-    assert.equal(replyOf(answer(discover(RESERVED_MAC))).yiaddr, '10.0.0.42', 'the first NIC, after the second bound it');
+    assert.equal(replyOf(answer(discover(secondNic))).yiaddr, '10.0.0.42', 'the second NIC listed');
+    assert.equal(replyOf(answer(discover(RESERVED_MAC))).yiaddr, '10.0.0.42', 'an offer moves to the NIC the machine boots from now');
     assert.equal(read.messageType(replyOf(answer(select(RESERVED_MAC, '10.0.0.42'))).options), MessageType.Ack);
-    // A machine matched by UUID (lookup gives the reservation) whose MAC no file lists.
+    // Two NICs up at once must not take the address from each other.
+    assert.match(silenceOf(answer(discover(secondNic))), /leased to 02:00:00:00:00:01/);
+    assert.equal(read.messageType(replyOf(answer(select(secondNic, '10.0.0.42'))).options), MessageType.Nak);
+    // A machine matched only by UUID (boards can share one) never takes it either.
     const uuidMatched = '02:00:00:00:00:03';
     hosts[uuidMatched] = hosts[RESERVED_MAC]!;
-    assert.equal(replyOf(answer(discover(uuidMatched))).yiaddr, '10.0.0.42');
+    assert.match(silenceOf(answer(discover(uuidMatched))), /leased to 02:00:00:00:00:01/);
+    silenceOf(answer(message(MessageType.Release, RESERVED_MAC, { ciaddr: '10.0.0.42' })));
+    assert.equal(replyOf(answer(discover(uuidMatched))).yiaddr, '10.0.0.42', 'once released, the UUID-matched machine gets its reservation');
     // Anyone else still cannot have it, nor take it from the pool.
     config = { ...baseConfig, pool: PoolConfigSchema.parse({ start: '10.0.0.42', end: '10.0.0.42', subnetMask: '255.255.255.0' }) };
     assert.match(silenceOf(answer(discover(mac(5)))), /exhausted/);

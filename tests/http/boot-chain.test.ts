@@ -229,13 +229,26 @@ test('a new file claiming a serving host\'s MAC and address does not take the ma
     const { store, boot: otherBoot } = await siteApp(other.root);
     const before = otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10');
     assert.match(before, /installing metal\/web01/);
-    other.write('builds/metal/aaa.yaml', 'fqdn: aaa.example.com\nos: CentOS-7.6.1810\nmac: 52-54-00-12-34-56\nipaddr: 192.0.2.10\n');
+    other.write('builds/metal/aaa.yaml', 'fqdn: aaa.example.com\nos: CentOS-7.6.1810\nmac: [52-54-00-12-34-56, 52:54:00:00:00:aa]\nipaddr: 192.0.2.10\n');
     await store.reload();
     assert.match(otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10'), /installing metal\/web01/, 'the machine is still web01');
     assert.deepEqual(otherBoot.reservedMacsFor('192.0.2.10'), [web01Mac], 'the DHCP reservation stays with web01');
+    assert.equal(otherBoot.dhcpLookup('52:54:00:00:00:aa', undefined)?.reservation, undefined, "aaa's own NIC does not get web01's address");
     const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
     assert.ok(problems.includes('builds/metal/aaa.yaml:3: MAC 52:54:00:12:34:56 is also claimed by builds/metal/web01.yaml; a MAC belongs to one host (metal/web01 keeps it)'), problems.join('\n'));
     assert.ok(problems.includes('builds/metal/aaa.yaml:4: address 192.0.2.10 is also claimed by builds/metal/web01.yaml; an address belongs to one host (metal/web01 keeps it)'), problems.join('\n'));
+  } finally {
+    other.remove();
+  }
+});
+
+test('placeholder UUIDs that many boards report identify no machine', async () => {
+  const other = copySite();
+  try {
+    other.write('builds/metal/ph01.yaml', 'fqdn: ph01.example.com\nmac: 52:54:00:00:00:c1\nuuid: 03000200-0400-0500-0006-000700080009\n');
+    const { store, boot: otherBoot } = await siteApp(other.root);
+    assert.ok(store.current.problems().some((p) => p.file === 'builds/metal/ph01.yaml' && /placeholder many boards report/.test(p.message)));
+    assert.equal(otherBoot.hostByMacOrUuid(undefined, '03000200-0400-0500-0006-000700080009'), undefined);
   } finally {
     other.remove();
   }
@@ -277,16 +290,18 @@ test('a host-token key too short to keep tokens secret stops the start, saying w
   }
 });
 
-test('kernel_args items that boot loaders would read differently are a definition problem naming file and line', async () => {
+test('kernel_args: items with spaces are split for every loader alike; quotes and $ are a problem naming file and line', async () => {
   const other = copySite();
   try {
-    other.write('builds/metal/args01.yaml', "fqdn: args01.example.com\nmac: 52:54:00:00:00:b1\nkernel_args:\n  - console=ttyS0,115200n8\n  - console=ttyS0 inst.text\n  - rd.x=${foo}\n");
-    const { store } = await siteApp(other.root);
+    other.write('builds/metal/args01.yaml', "fqdn: args01.example.com\nmac: 52:54:00:00:00:b1\nkernel_args:\n  - console=ttyS0,115200n8\n  - console=tty0  inst.text\n  - rd.x=${foo}\n  - inst.addrepo='x'\n");
+    other.write('builds/metal/args02.yaml', 'fqdn: args02.example.com\nos: CentOS-7.6.1810\nmac: 52:54:00:00:00:b2\nkernel_args: ["console=tty0 console=ttyS0,115200n8", inst.text]\n');
+    const { store, boot: otherBoot } = await siteApp(other.root);
     const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
-    const args = problems.filter((p) => p.startsWith('builds/metal/args01.yaml:') && /one kernel argument per item/.test(p));
+    const args = problems.filter((p) => p.startsWith('builds/metal/args01.yaml:') && /without quotes, \$ or backslashes/.test(p));
     assert.equal(args.length, 2, problems.join('\n'));
-    assert.match(args.join('\n'), /kernel_args\[1\]/);
     assert.match(args.join('\n'), /kernel_args\[2\]/);
+    assert.match(args.join('\n'), /kernel_args\[3\]/);
+    assert.match(otherBoot.ipxeScript({ mac: '52:54:00:00:00:b2' }, 'http://ks', '192.0.2.50'), / console=tty0 console=ttyS0,115200n8 inst\.text$/m);
   } finally {
     other.remove();
   }
