@@ -163,7 +163,7 @@ export class BootService {
     const host = this.hosts.byId.get(buildId);
     if (!host) return;
     this.addressOwners.set(clientIp, host.id);
-    this.state.kickstartServed(host.id, clientIp, url);
+    this.state.kickstartServed(host.id, clientIp, url, host.install === 'always');
   }
 
   /**

@@ -101,13 +101,17 @@ export class StateStore {
   }
 
   /**
-   * The host's kickstart was fetched: it is installing, and /built is accepted
-   * from that address. A built host stays built: an admin reading the
-   * kickstart with curl must not put the machine back into build mode.
+   * The host's kickstart was fetched: a pending host is installing now, and /built is accepted
+   * from the address of that first fetch (a later one, say an admin's curl, does not take it
+   * over). A built host stays built, so reading its kickstart does not put it back into build
+   * mode, unless it installs on every boot (`install: always`): then this fetch starts an install.
    */
-  kickstartServed(host: string, ip: string, detail: string): void {
+  kickstartServed(host: string, ip: string, detail: string, installsEveryBoot: boolean): void {
     this.db.transaction(() => {
-      if (this.get(host).state !== 'built') this.statements.setState.run({ host, state: 'installing', since: this.now().toISOString(), kickstart_ip: ip });
+      const state = this.get(host).state;
+      if (state === 'pending' || (state === 'built' && installsEveryBoot)) {
+        this.statements.setState.run({ host, state: 'installing', since: this.now().toISOString(), kickstart_ip: ip });
+      }
       this.record(host, 'kickstart', detail, ip);
     })();
   }

@@ -35,7 +35,7 @@ export function apiRoutes(store: DefinitionStore, boot: BootService, apiToken: s
 }
 
 /** Headers a reverse proxy adds: behind one on this machine, every request comes from loopback. */
-const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-prefix'];
 
 /**
  * Reinstalling wipes a machine: only from this machine (not relayed by a proxy), or with

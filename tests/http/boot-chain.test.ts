@@ -92,7 +92,7 @@ test('the whole chain: boot.ipxe -> ipxe -> ks -> built -> ipxe gives local boot
   const refused = await fromAddress('127.0.0.9', 'POST', '/api/hosts/web01/reinstall');
   assert.equal(refused.status, 403);
   // A reverse proxy on this machine makes every request come from loopback.
-  for (const header of ['X-Forwarded-For', 'Forwarded', 'X-Real-IP']) {
+  for (const header of ['X-Forwarded-For', 'Forwarded', 'X-Real-IP', 'X-Forwarded-Prefix']) {
     const proxied = await fromAddress('127.0.0.1', 'POST', '/api/hosts/web01/reinstall', { [header]: header === 'Forwarded' ? 'for=10.9.9.9' : '10.9.9.9' });
     assert.equal(proxied.status, 403, `loopback with ${header}`);
     assert.match(proxied.text, /through a proxy/);
@@ -129,6 +129,9 @@ test('/built trusts the address of the install under way, not whoever asked for 
   assert.equal(boot.state.get('metal/dhcp01').kickstart_ip, null, 'reinstall forgets the last install\'s address');
   assert.equal((await fromAddress('127.0.0.4', 'POST', '/built?build=metal/dhcp01')).status, 403);
   assert.equal((await fromAddress('127.0.0.4', 'GET', '/ks?build=metal/dhcp01&os=CentOS-7.6.1810')).status, 200);
+  // Someone else reading the kickstart meanwhile does not take the install over.
+  assert.equal((await fromAddress('127.0.0.5', 'GET', '/ks?build=metal/dhcp01&os=CentOS-7.6.1810')).status, 200);
+  assert.equal((await fromAddress('127.0.0.5', 'POST', '/built?build=metal/dhcp01')).status, 403);
   assert.equal((await fromAddress('127.0.0.4', 'POST', '/built?build=metal/dhcp01')).status, 200);
   assert.equal(boot.state.get('metal/dhcp01').kickstart_ip, null, 'built forgets it too');
 });
@@ -137,6 +140,11 @@ test('install: always installs even when built; install: never always boots loca
   await fromAddress('127.0.0.9', 'POST', `/built?build=metal/always01&token=${boot.token('metal/always01')}`);
   const always = await request(app).get('/ipxe?mac=52:54:00:00:00:a1').expect(200);
   assert.match(always.text, /^kernel \S+ initrd=initrd\.img inst\.ks=\S+ console=ttyS0 inst\.text$/m, 'kernel_args are appended');
+  // Its kickstart fetch starts the next install, so /built from that address is accepted again.
+  assert.equal(boot.state.get('metal/always01').state, 'built');
+  boot.kickstartServed('metal/always01', '127.0.0.6', 'test');
+  assert.deepEqual([boot.state.get('metal/always01').state, boot.state.get('metal/always01').kickstart_ip], ['installing', '127.0.0.6']);
+  assert.equal((await fromAddress('127.0.0.6', 'POST', '/built?build=metal/always01')).status, 200);
   const never = await request(app).get('/ipxe?mac=52:54:00:00:00:a2').expect(200);
   assert.match(never.text, /install: never; booting from local disk\nexit\n$/);
 });
