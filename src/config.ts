@@ -70,5 +70,11 @@ export function stateFile(dataDir: string): string {
 /** The URL machines use to reach the HTTP server. */
 export function publicServerUrl(config: ServeConfig, boundPort: number): string | undefined {
   if (config.serverUrl) return config.serverUrl.replace(/\/+$/, '');
-  return config.serverIp ? `http://${config.serverIp}${boundPort === 80 ? '' : `:${boundPort}`}` : undefined;
+  return config.serverIp ? serverUrlAt(config.serverIp, boundPort) : undefined;
+}
+
+/** http://<address>[:port] for a machine to reach the HTTP server at one of its addresses (v4-mapped written as IPv4). */
+export function serverUrlAt(address: string, port: number): string {
+  const bare = address.replace(/^::ffff:(?=\d+\.)/, '');
+  return `http://${bare.includes(':') ? `[${bare}]` : bare}${port === 80 ? '' : `:${port}`}`;
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BootService } from './boot/service.js';
 import { StateStore } from './boot/state.js';
-import { publicServerUrl, stateFile, type ServeConfig } from './config.js';
+import { publicServerUrl, serverUrlAt, stateFile, type ServeConfig } from './config.js';
 import { DefinitionStore } from './definitions/store.js';
 import { startDhcpServer, type DhcpServer } from './dhcp/server.js';
 import { createApp } from './http/app.js';
@@ -56,11 +56,8 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     const serverUrl = configuredUrl ?? `http://${os.hostname()}:${address.port}`;
     // Without --server-ip or --server-url, a TFTP config names the address the machine just
     // reached kickstand at, which it can reach again; the host name may not resolve there.
-    const tftpServerUrl = (localAddress: string): string => {
-      if (configuredUrl !== undefined || localAddress === '') return serverUrl;
-      const bare = localAddress.replace(/^::ffff:(?=\d+\.)/, '');
-      return `http://${bare.includes(':') ? `[${bare}]` : bare}${address.port === 80 ? '' : `:${address.port}`}`;
-    };
+    const tftpServerUrl = (localAddress: string): string =>
+      configuredUrl !== undefined || localAddress === '' ? serverUrl : serverUrlAt(localAddress, address.port);
 
     let tftp: TftpServer | undefined;
     if (config.tftpPort !== 0) {

@@ -133,13 +133,10 @@ export class DefinitionStore extends EventEmitter<{ reload: [ReloadEvent] }> {
     }
     // Conflicts between host files (a MAC, UUID or address claimed twice) appear only across files.
     const knownHostProblems = new Set(previous.hosts.problems.map(formatProblem));
-    for (const problem of this.snapshot.hosts.problems) {
-      if (knownHostProblems.has(formatProblem(problem))) continue;
-      this.options.log.error({ file: problem.file, line: problem.line }, formatProblem(problem));
-      newProblems.push({ id: problem.file, problem });
-    }
+    const newHostProblems = this.snapshot.hosts.problems.filter((problem) => !knownHostProblems.has(formatProblem(problem)));
+    for (const problem of newHostProblems) this.options.log.error({ file: problem.file, line: problem.line }, formatProblem(problem));
     if (previous.generation > 0 && changed.length > 0) this.options.log.info({ changed, generation: this.snapshot.generation }, 'definitions reloaded');
-    this.emit('reload', { snapshot: this.snapshot, changed, newProblems: newProblems.map(({ problem }) => problem) });
+    this.emit('reload', { snapshot: this.snapshot, changed, newProblems: [...newProblems.map(({ problem }) => problem), ...newHostProblems] });
     return this.snapshot;
   }
 

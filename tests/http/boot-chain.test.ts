@@ -38,6 +38,19 @@ after(() => {
   site.remove();
 });
 
+/** Runs `check` against a private copy of the example site, removed afterwards. */
+async function withOtherSite(check: (other: ReturnType<typeof copySite>) => Promise<void>): Promise<void> {
+  const other = copySite();
+  try {
+    await check(other);
+  } finally {
+    other.remove();
+  }
+}
+
+/** A site's definition problems as `file:line: message`, as validate prints them. */
+const problemLines = (store: DefinitionStore): string[] => store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
+
 /** A request from another loopback address, standing in for a machine other than the host. */
 function fromAddress(localAddress: string, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -232,8 +245,7 @@ test('build state survives a restart (a new process opening the same SQLite file
 });
 
 test('a new file claiming a serving host\'s MAC and address does not take the machine over on live reload', async () => {
-  const other = copySite();
-  try {
+  await withOtherSite(async (other) => {
     const { store, boot: otherBoot } = await siteApp(other.root);
     const before = otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10');
     assert.match(before, /installing metal\/web01/);
@@ -242,75 +254,57 @@ test('a new file claiming a serving host\'s MAC and address does not take the ma
     assert.match(otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10'), /installing metal\/web01/, 'the machine is still web01');
     assert.deepEqual(otherBoot.reservedMacsFor('192.0.2.10'), [web01Mac], 'the DHCP reservation stays with web01');
     assert.equal(otherBoot.dhcpLookup('52:54:00:00:00:aa', undefined)?.reservation, undefined, "aaa's own NIC does not get web01's address");
-    const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
+    const problems = problemLines(store);
     assert.ok(problems.includes('builds/metal/aaa.yaml:3: MAC 52:54:00:12:34:56 is also claimed by builds/metal/web01.yaml; a MAC belongs to one host (metal/web01 keeps it)'), problems.join('\n'));
     assert.ok(problems.includes('builds/metal/aaa.yaml:4: address 192.0.2.10 is also claimed by builds/metal/web01.yaml; an address belongs to one host (metal/web01 keeps it)'), problems.join('\n'));
-  } finally {
-    other.remove();
-  }
+  });
 });
 
 test('placeholder UUIDs that many boards report identify no machine', async () => {
-  const other = copySite();
-  try {
+  await withOtherSite(async (other) => {
     other.write('builds/metal/ph01.yaml', 'fqdn: ph01.example.com\nmac: 52:54:00:00:00:c1\nuuid: 03000200-0400-0500-0006-000700080009\n');
     const { store, boot: otherBoot } = await siteApp(other.root);
     assert.ok(store.current.problems().some((p) => p.file === 'builds/metal/ph01.yaml' && /placeholder many boards report/.test(p.message)));
     assert.equal(otherBoot.hostByMacOrUuid(undefined, '03000200-0400-0500-0006-000700080009'), undefined);
-  } finally {
-    other.remove();
-  }
+  });
 });
 
 test('a MAC claimed by two host files at start answers neither host for it', async () => {
-  const other = copySite();
-  try {
+  await withOtherSite(async (other) => {
     other.write('builds/metal/aaa.yaml', 'fqdn: aaa.example.com\nos: CentOS-7.6.1810\nmac: 52-54-00-12-34-56\n');
     const { boot: otherBoot, store } = await siteApp(other.root);
     assert.throws(() => otherBoot.ipxeScript({ mac: web01Mac }, 'http://ks', '192.0.2.10'), /no host definition/);
     const problems = store.current.problems().map((p) => p.message);
     assert.equal(problems.filter((p) => p.includes('no host is answered for it until one file gives it up')).length, 2, problems.join('\n'));
-  } finally {
-    other.remove();
-  }
+  });
 });
 
 test('a MAC or UUID claimed by two host files is a problem naming both', async () => {
-  const other = copySite();
-  try {
+  await withOtherSite(async (other) => {
     other.write('builds/metal/clone.yaml', 'fqdn: clone.example.com\nmac: 52:54:00:12:34:56\n');
     const { store } = await siteApp(other.root);
-    const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
+    const problems = problemLines(store);
     assert.ok(problems.some((p) => /builds\/metal\/(clone|web01)\.yaml:\d+: MAC 52:54:00:12:34:56 is also claimed by builds\/metal\/(web01|clone)\.yaml/.test(p)), problems.join('\n'));
-  } finally {
-    other.remove();
-  }
+  });
 });
 
 test('a host-token key too short to keep tokens secret stops the start, saying what to do', async () => {
-  const other = copySite();
-  const shortKeyDir = `${other.root}/state`;
-  try {
+  await withOtherSite(async (other) => {
     other.write('state/host-token.key', 'abc');
-    await assert.rejects(siteApp(other.root, { dataDir: shortKeyDir }), /host-token\.key holds 3 bytes, too short for host tokens .* delete it/);
-  } finally {
-    other.remove();
-  }
+    await assert.rejects(siteApp(other.root, { dataDir: `${other.root}/state` }), /host-token\.key holds 3 bytes, too short for host tokens .* delete it/);
+  });
 });
 
 test('kernel_args: items with spaces are split for every loader alike; quotes and $ are a problem naming file and line', async () => {
-  const other = copySite();
-  try {
+  await withOtherSite(async (other) => {
     other.write('builds/metal/args01.yaml', "fqdn: args01.example.com\nmac: 52:54:00:00:00:b1\nkernel_args:\n  - console=ttyS0,115200n8\n  - console=tty0  inst.text\n  - rd.x=${foo}\n  - inst.addrepo='x'\n");
     other.write('builds/metal/args02.yaml', 'fqdn: args02.example.com\nos: CentOS-7.6.1810\nmac: 52:54:00:00:00:b2\nkernel_args: ["console=tty0 console=ttyS0,115200n8", inst.text]\n');
     const { store, boot: otherBoot } = await siteApp(other.root);
-    const problems = store.current.problems().map((p) => `${p.file}:${p.line}: ${p.message}`);
+    const problems = problemLines(store);
     const args = problems.filter((p) => p.startsWith('builds/metal/args01.yaml:') && /without quotes, \$ or backslashes/.test(p));
     assert.equal(args.length, 2, problems.join('\n'));
     assert.match(args.join('\n'), /kernel_args\[2\]/);
     assert.match(args.join('\n'), /kernel_args\[3\]/);
     assert.match(otherBoot.ipxeScript({ mac: '52:54:00:00:00:b2' }, 'http://ks', '192.0.2.50'), / console=tty0 console=ttyS0,115200n8 inst\.text$/m);
-  } finally {
-    other.remove();
-  }
+  });
 });
