@@ -179,3 +179,10 @@ test('serve refuses a DHCP pool it could not serve, naming the flag, before bind
     assert.match(result.stderr, message);
   }
 });
+
+test('the built CLI runs as a program, as `npx kickstand` runs it', () => {
+  const direct = spawnSync(cli, ['--help'], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(direct.error, undefined, String(direct.error));
+  assert.equal(direct.status, 0, direct.stderr);
+  assert.match(direct.stdout, /^Usage: kickstand/m);
+});
